@@ -1,0 +1,32 @@
+# Two commands do all the set-up: `make run` and `make test`.
+# Both create .venv on first use and install the pinned dependencies from pyproject.toml.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PACKAGES := server channels handlers storage core devservices
+
+.PHONY: run test lint migrate seed clean-var
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python run.py
+
+migrate: $(STAMP)
+	$(BIN)/python run.py migrate
+
+test: $(STAMP)
+	$(BIN)/python -m pytest --cov --cov-report=term $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy $(PACKAGES) run.py
+
+clean-var:
+	rm -rf var

@@ -1,0 +1,1 @@
+"""Domain logic with no I/O: errors, passwords, tokens. Every other layer may import it."""

@@ -1,0 +1,1 @@
+"""REST handlers, one module per resource. Each exposes `routes`, a `server.routing.Router`."""

@@ -1,0 +1,1 @@
+"""Pydantic models at the HTTP edge: requests forbid unknown fields, responses list theirs."""

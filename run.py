@@ -1,0 +1,83 @@
+"""Start a Streamhub node: `python run.py [serve|migrate] [--host H] [--port P]`.
+
+Reads settings from the environment, starts embedded Postgres/Redis when their URLs are unset,
+and runs the app built by `server.app.create_app`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from aiohttp import web
+
+from devservices.stack import dev_secret, local_engines
+from server import logs
+from server.app import create_app
+from server.config import ConfigError, Settings
+from storage import db, migrate
+
+log = logging.getLogger("streamhub.run")
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate"])
+    parser.add_argument("--host", help="overrides HOST")
+    parser.add_argument("--port", type=int, help="overrides PORT")
+    return parser.parse_args(argv)
+
+
+async def run_migrations(database_url: str) -> list[int]:
+    pool = await db.create_pool(database_url, min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            return await migrate.apply_pending(conn)
+    finally:
+        await pool.close()
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    try:
+        settings = Settings()
+    except Exception as exc:  # pydantic's message names the variable and the problem
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    logs.configure(settings.log_level)
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    if overrides:
+        settings = settings.model_copy(update=overrides)
+    try:
+        settings.require_strong_secret()
+    except ConfigError as exc:
+        log.error(str(exc))
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    with local_engines(settings.var_dir, settings.database_url, settings.redis_url) as engines:
+        settings = settings.model_copy(
+            update={
+                "database_url": engines.database_url,
+                "redis_url": engines.redis_url,
+                "jwt_secret_key": settings.jwt_secret_key or dev_secret(settings.var_dir),
+            }
+        )
+        if args.command == "migrate":
+            applied = asyncio.run(run_migrations(engines.database_url))
+            log.info("migrations done", extra={"applied": applied})
+            return 0
+        web.run_app(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            shutdown_timeout=settings.shutdown_timeout,
+            access_log=None,
+            print=lambda msg: log.info(msg.strip()),
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,1 @@
+"""The app factory, configuration, middleware and wiring of a Streamhub node."""

@@ -1,0 +1,114 @@
+"""Settings read from the environment (and `.env`), one named field per knob.
+
+Every limit has a safe default here; `.env.example` lists the same names for operators.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Secrets that appear in the contracts' examples: a node must never run on one outside dev mode.
+KNOWN_PLACEHOLDER_SECRETS = frozenset(
+    {
+        "your_super_secret_key_here",
+        "your_secret_key",
+        "secret",
+        "changeme",
+        "change-me",
+    }
+)
+MIN_SECRET_LENGTH = 32
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class ConfigError(Exception):
+    """The configuration cannot run a node; the message says what to change."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    # --- process -------------------------------------------------------------------------
+    app_env: Environment = Field(default=Environment.development, alias="APP_ENV")
+    debug: bool = Field(default=False, alias="DEBUG")
+    host: str = Field(default="127.0.0.1", alias="HOST")
+    port: int = Field(default=8000, ge=0, le=65535, alias="PORT")
+    log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+    # Where embedded Postgres/Redis keep their data when the URLs below are unset.
+    var_dir: Path = Field(default=Path("var"), alias="VAR_DIR")
+    # Seconds a stopping node waits for in-flight requests before cancelling them.
+    shutdown_timeout: float = Field(default=15.0, ge=0, alias="SHUTDOWN_TIMEOUT")
+
+    # --- engines -------------------------------------------------------------------------
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    db_pool_min: int = Field(default=2, ge=1, alias="DB_POOL_MIN")
+    db_pool_max: int = Field(default=10, ge=1, alias="DB_POOL_MAX")
+    migrate_on_start: bool = Field(default=True, alias="MIGRATE_ON_START")
+
+    # --- JWT (CLUTCH "JWT Configuration") ------------------------------------------------
+    jwt_secret_key: str | None = Field(default=None, alias="JWT_SECRET_KEY")
+    jwt_algorithm: str = Field(default="HS256", alias="JWT_ALGORITHM")
+    access_token_expire_minutes: int = Field(
+        default=15, ge=1, le=1440, alias="ACCESS_TOKEN_EXPIRE_MINUTES"
+    )
+    refresh_token_expire_days: int = Field(default=7, ge=1, le=90, alias="REFRESH_TOKEN_EXPIRE_DAYS")
+    jwt_issuer: str = Field(default="clutch-platform", alias="JWT_ISSUER")
+    jwt_audience: str = Field(default="clutch-users", alias="JWT_AUDIENCE")
+
+    # --- HTTP edges ----------------------------------------------------------------------
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="CORS_ORIGINS")
+    api_version: str = Field(default="v1", alias="API_VERSION")
+    # Largest request body accepted; anything bigger is a 413 before the handler runs.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, alias="MAX_BODY_BYTES")
+
+    # --- bootstrap admin (OnStream) ------------------------------------------------------
+    admin_username: str | None = Field(default=None, alias="ADMIN_USERNAME")
+    admin_password: str | None = Field(default=None, alias="ADMIN_PASSWORD")
+    admin_email: str | None = Field(default=None, alias="ADMIN_EMAIL")
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("jwt_algorithm")
+    @classmethod
+    def _only_hs256(cls, value: str) -> str:
+        # The algorithm is pinned: accepting others invites algorithm-confusion attacks.
+        if value != "HS256":
+            raise ValueError("only HS256 is supported")
+        return value
+
+    @property
+    def is_dev(self) -> bool:
+        return self.app_env is not Environment.production
+
+    def require_strong_secret(self) -> None:
+        """Refuse to run a production node on a missing, placeholder or short JWT secret."""
+        if self.is_dev:
+            return
+        secret = self.jwt_secret_key
+        if not secret:
+            raise ConfigError(
+                "JWT_SECRET_KEY is not set. Outside development (APP_ENV=production) the node "
+                "needs a random secret of at least 32 characters, e.g. "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+            )
+        if secret.lower() in KNOWN_PLACEHOLDER_SECRETS or len(secret) < MIN_SECRET_LENGTH:
+            raise ConfigError(
+                f"JWT_SECRET_KEY is too weak: use a random value of at least {MIN_SECRET_LENGTH} "
+                "characters, not a placeholder from an example file."
+            )

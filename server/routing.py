@@ -1,0 +1,191 @@
+"""Declared endpoints: one decorator gives the route, its validation and its OpenAPI entry.
+
+A handler module owns a `Router`; each endpoint names the pydantic models it takes (body,
+query) and answers (response). The same declaration drives request validation here and the
+OpenAPI document in `server.openapi`, so the documentation cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from core.errors import DomainError, Unauthorized, ValidationFailed
+from core.tokens import AccessClaims
+from server import keys
+from server.responses import json_response
+
+Handler = Callable[..., Awaitable[Any]]
+
+
+class Auth(enum.Enum):
+    none = "none"
+    optional = "optional"
+    required = "required"
+
+
+class UnsupportedMediaType(DomainError):
+    status = 415
+    code = "VALIDATION_ERROR"
+    default_message = "Request body must be JSON (Content-Type: application/json)"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    auth: Auth = Auth.none
+    errors: tuple[int, ...] = ()
+    description: str | None = None
+
+    @property
+    def path_params(self) -> list[str]:
+        return re.findall(r"{(\w+)}", self.path)
+
+
+@dataclass
+class Router:
+    """The endpoints of one resource, registered by the app factory."""
+
+    tag: str
+    endpoints: list[Endpoint] = field(default_factory=list)
+
+    def route(self, method: str, path: str, **spec: Any) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            summary = spec.pop("summary", None) or (handler.__doc__ or "").strip().split("\n")[0]
+            self.endpoints.append(
+                Endpoint(method=method, path=path, handler=handler, summary=summary, tag=self.tag, **spec)
+            )
+            return handler
+
+        return register
+
+    def get(self, path: str, **spec: Any) -> Callable[[Handler], Handler]:
+        return self.route("GET", path, **spec)
+
+    def post(self, path: str, **spec: Any) -> Callable[[Handler], Handler]:
+        return self.route("POST", path, **spec)
+
+    def put(self, path: str, **spec: Any) -> Callable[[Handler], Handler]:
+        return self.route("PUT", path, **spec)
+
+    def patch(self, path: str, **spec: Any) -> Callable[[Handler], Handler]:
+        return self.route("PATCH", path, **spec)
+
+    def delete(self, path: str, **spec: Any) -> Callable[[Handler], Handler]:
+        return self.route("DELETE", path, **spec)
+
+
+def field_errors(exc: ValidationError) -> dict[str, list[str]]:
+    """Pydantic's errors as CLUTCH's `field_errors`: dotted field name -> messages."""
+    errors: dict[str, list[str]] = {}
+    for error in exc.errors(include_url=False, include_context=False, include_input=False):
+        name = ".".join(str(part) for part in error["loc"]) or "body"
+        message = error["msg"].removeprefix("Value error, ")
+        errors.setdefault(name, []).append(message)
+    return errors
+
+
+async def read_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
+    raw = await request.read()  # raises 413 past client_max_size
+    if not raw:
+        payload: Any = {}
+    else:
+        if request.content_type not in ("application/json", "") and not request.content_type.endswith(
+            "+json"
+        ):
+            raise UnsupportedMediaType(details={"content_type": request.content_type})
+        try:
+            payload = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise ValidationFailed("Malformed JSON body", details={"reason": str(exc)}) from exc
+    if not isinstance(payload, dict):
+        raise ValidationFailed("Request body must be a JSON object")
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        raise ValidationFailed(field_errors=field_errors(exc)) from exc
+
+
+def parse_query(request: web.Request, model: type[BaseModel]) -> BaseModel:
+    try:
+        return model.model_validate(dict(request.query))
+    except ValidationError as exc:
+        raise ValidationFailed("Invalid query parameters", field_errors=field_errors(exc)) from exc
+
+
+def bearer_token(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def authenticate(request: web.Request, mode: Auth) -> AccessClaims | None:
+    token = bearer_token(request)
+    if token is None:
+        if mode is Auth.required:
+            raise Unauthorized("Authentication required: send `Authorization: Bearer <token>`")
+        return None
+    # A token that is present but invalid is refused even where auth is optional:
+    # silently treating the caller as anonymous would hide an expired session.
+    return request.app[keys.TOKENS].decode_access(token)
+
+
+def make_view(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def view(request: web.Request) -> web.StreamResponse:
+        kwargs: dict[str, Any] = {}
+        if endpoint.auth is not Auth.none:
+            kwargs["user"] = authenticate(request, endpoint.auth)
+        if endpoint.query is not None:
+            kwargs["query"] = parse_query(request, endpoint.query)
+        if endpoint.body is not None:
+            kwargs["body"] = await read_body(request, endpoint.body)
+        result = await endpoint.handler(request, **kwargs)
+        if isinstance(result, web.StreamResponse):
+            return result
+        return json_response(result, status=endpoint.status)
+
+    view.__name__ = endpoint.handler.__name__
+    return view
+
+
+def register(app: web.Application, routers: list[Router], *, version_prefix: str) -> None:
+    """Add every endpoint, and the same handler again under `/api/{version}/`."""
+    endpoints: list[Endpoint] = []
+    for router in routers:
+        for endpoint in router.endpoints:
+            view = make_view(endpoint)
+            app.router.add_route(endpoint.method, endpoint.path, view)
+            if endpoint.path.startswith("/api/"):
+                versioned = f"/api/{version_prefix}/" + endpoint.path.removeprefix("/api/")
+                app.router.add_route(endpoint.method, versioned, view)
+            endpoints.append(endpoint)
+    app[keys.ENDPOINTS] = endpoints
+
+
+def path_uuid(request: web.Request, name: str) -> uuid.UUID:
+    """A UUID path parameter; a malformed one is a VALIDATION_ERROR naming the parameter."""
+    raw = request.match_info[name]
+    try:
+        return uuid.UUID(raw)
+    except ValueError as exc:
+        raise ValidationFailed(
+            f"{name} is not a valid id", field_errors={name: ["Must be a UUID"]}
+        ) from exc
