@@ -11,6 +11,7 @@ from pathlib import Path
 from aiohttp import web
 from redis.asyncio import Redis
 
+from channels.broker import MemoryBroker
 from core import passwords
 from core.tokens import TokenService
 from handlers import auth, health
@@ -87,6 +88,8 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[keys.SETTINGS] = settings
     app[keys.TOKENS] = token_service(settings)
+    # The realtime issue replaces this with the Redis broker for many nodes.
+    app[keys.BROKER] = MemoryBroker()
     app.cleanup_ctx.append(postgres_ctx)
     app.cleanup_ctx.append(redis_ctx)
     app.on_startup.append(bootstrap_admin)

@@ -20,3 +20,14 @@ async def create_pool(dsn: str, *, min_size: int, max_size: int) -> asyncpg.Pool
     )
     assert pool is not None
     return pool
+
+
+async def truncate_all(conn: asyncpg.Connection) -> None:
+    """Empty every table except the migration record (tests and `seed --reset`)."""
+    tables = await conn.fetch(
+        """SELECT quote_ident(tablename) AS name FROM pg_tables
+           WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"""
+    )
+    if tables:
+        names = ", ".join(row["name"] for row in tables)
+        await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")

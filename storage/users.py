@@ -142,3 +142,12 @@ async def upsert_admin(
     )  # fmt: skip
     assert row is not None
     return _user(row)
+
+
+async def set_role(conn: asyncpg.Connection | asyncpg.Pool, user_id: uuid.UUID, role: str) -> None:
+    """Change a user's role (admin tooling and tests); the next token they get carries it."""
+    status = await conn.execute(
+        "UPDATE users SET role = $2, updated_at = now() WHERE id = $1", user_id, role
+    )
+    if status == "UPDATE 0":
+        raise NotFound("User not found")
