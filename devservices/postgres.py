@@ -135,23 +135,25 @@ class EmbeddedPostgres:
         self.started_here = False
 
 
-def ensure_database(admin_url: str, database: str) -> None:
+async def create_database(admin_url: str, database: str) -> None:
     """Create `database` on the server behind `admin_url` when it does not exist yet."""
-    import asyncio
-
     import asyncpg
 
-    async def _create() -> None:
-        conn = await asyncpg.connect(admin_url)
-        try:
-            exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
-            if not exists:
-                try:
-                    # Identifiers cannot be parameters; the name is quoted, not interpolated raw.
-                    await conn.execute(f'CREATE DATABASE "{database.replace(chr(34), "")}"')
-                except asyncpg.DuplicateDatabaseError:
-                    pass  # another process created it between our check and our create
-        finally:
-            await conn.close()
+    conn = await asyncpg.connect(admin_url)
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
+        if not exists:
+            try:
+                # Identifiers cannot be parameters; the name is quoted, not interpolated raw.
+                await conn.execute(f'CREATE DATABASE "{database.replace(chr(34), "")}"')
+            except asyncpg.DuplicateDatabaseError:
+                pass  # another process created it between our check and our create
+    finally:
+        await conn.close()
 
-    asyncio.run(_create())
+
+def ensure_database(admin_url: str, database: str) -> None:
+    """Blocking form of `create_database`, for start-up code that runs before any loop."""
+    import asyncio
+
+    asyncio.run(create_database(admin_url, database))
