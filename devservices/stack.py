@@ -19,7 +19,9 @@ class Engines:
 
 
 @contextlib.contextmanager
-def local_engines(var_dir: Path, database_url: str | None, redis_url: str | None) -> Iterator[Engines]:
+def local_engines(
+    var_dir: Path, database_url: str | None, redis_url: str | None
+) -> Iterator[Engines]:
     """Yield URLs for Postgres and Redis, starting embedded servers under `var_dir` for
     whichever URL is missing, and stopping exactly those servers on exit."""
     started: list[EmbeddedPostgres | EmbeddedRedis] = []

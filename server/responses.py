@@ -11,7 +11,9 @@ from pydantic import BaseModel
 JSON = "application/json"
 
 
-def json_response(payload: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+def json_response(
+    payload: Any, *, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
     if isinstance(payload, BaseModel):
         body = payload.model_dump_json().encode()
     else:

@@ -61,7 +61,9 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 """
 
 
-async def apply_pending(conn: asyncpg.Connection, migrations: list[Migration] | None = None) -> list[int]:
+async def apply_pending(
+    conn: asyncpg.Connection, migrations: list[Migration] | None = None
+) -> list[int]:
     """Apply every migration not yet recorded; return the versions this call applied."""
     migrations = discover() if migrations is None else migrations
     applied_now: list[int] = []
@@ -85,7 +87,10 @@ async def apply_pending(conn: asyncpg.Connection, migrations: list[Migration] | 
                     migration.version, migration.name, migration.checksum,
                 )  # fmt: skip
             applied_now.append(migration.version)
-            log.info("migration applied", extra={"version": migration.version, "migration": migration.name})
+            log.info(
+                "migration applied",
+                extra={"version": migration.version, "migration": migration.name},
+            )
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", ADVISORY_LOCK_KEY)
     return applied_now

@@ -66,6 +66,8 @@ def make_settings(engines: Engines, **overrides: Any) -> Settings:
         "DB_POOL_MAX": 5,
         "MIGRATE_ON_START": False,
         "CORS_ORIGINS": "https://clutch.example",
+        # Off unless a test turns it on: tests register many accounts from one IP.
+        "RATE_LIMIT_ENABLED": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -100,9 +102,15 @@ class Accounts:
         self.client = client
         self.database_url = database_url
 
-    async def register(self, username: str | None = None, *, role: str = "user", **extra: Any) -> dict[str, Any]:
+    async def register(
+        self, username: str | None = None, *, role: str = "user", **extra: Any
+    ) -> dict[str, Any]:
         username = username or f"user_{uuid.uuid4().hex[:8]}"
-        payload = {"username": username, "email": f"{username}@example.com", "password": STRONG_PASSWORD}
+        payload = {
+            "username": username,
+            "email": f"{username}@example.com",
+            "password": STRONG_PASSWORD,
+        }
         payload.update(extra)
         resp = await self.client.post("/api/auth/register", json=payload)
         assert resp.status == 201, await resp.text()

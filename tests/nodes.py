@@ -22,7 +22,9 @@ def node_env(**overrides: str) -> dict[str, str]:
     return env
 
 
-def start_node(env: dict[str, str], *args: str, port: int | None = None) -> tuple[subprocess.Popen[bytes], int]:
+def start_node(
+    env: dict[str, str], *args: str, port: int | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
     port = port or free_port()
     proc = subprocess.Popen(
         [sys.executable, "run.py", *args],
@@ -39,7 +41,9 @@ def wait_ready(proc: subprocess.Popen[bytes], port: int) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"node exited with {proc.returncode}: {proc.stderr.read().decode()[-3000:]}")  # type: ignore[union-attr]
+            raise RuntimeError(
+                f"node exited with {proc.returncode}: {proc.stderr.read().decode()[-3000:]}"
+            )  # type: ignore[union-attr]
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as resp:
                 if resp.status == 200:

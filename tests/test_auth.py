@@ -13,15 +13,27 @@ from tests.conftest import STRONG_PASSWORD, TEST_SECRET
 async def test_register_returns_clutch_shape(client: Any) -> None:
     resp = await client.post(
         "/api/auth/register",
-        json={"username": "alice_1", "email": "alice@example.com", "password": STRONG_PASSWORD,
-              "display_name": "Alice"},
+        json={
+            "username": "alice_1",
+            "email": "alice@example.com",
+            "password": STRONG_PASSWORD,
+            "display_name": "Alice",
+        },
     )
     assert resp.status == 201
     body = await resp.json()
     assert body["success"] is True
     assert body["message"] == "Account created successfully"
-    assert set(body["user"]) == {"id", "username", "email", "display_name", "avatar_url",
-                                 "created_at", "follower_count", "following_count"}
+    assert set(body["user"]) == {
+        "id",
+        "username",
+        "email",
+        "display_name",
+        "avatar_url",
+        "created_at",
+        "follower_count",
+        "following_count",
+    }
     assert body["user"]["display_name"] == "Alice"
     assert body["user"]["follower_count"] == 0
     assert body["user"]["avatar_url"]
@@ -30,9 +42,23 @@ async def test_register_returns_clutch_shape(client: Any) -> None:
 
 async def test_access_token_claims(client: Any, accounts: Any) -> None:
     body = await accounts.register("bob")
-    claims = jwt.decode(body["tokens"]["access_token"], TEST_SECRET, algorithms=["HS256"],
-                        audience="clutch-users", issuer="clutch-platform")
-    for claim in ("user_id", "username", "email", "display_name", "avatar_url", "role", "exp", "iat"):
+    claims = jwt.decode(
+        body["tokens"]["access_token"],
+        TEST_SECRET,
+        algorithms=["HS256"],
+        audience="clutch-users",
+        issuer="clutch-platform",
+    )
+    for claim in (
+        "user_id",
+        "username",
+        "email",
+        "display_name",
+        "avatar_url",
+        "role",
+        "exp",
+        "iat",
+    ):
         assert claim in claims
     assert claims["role"] == "user"
     assert claims["exp"] - claims["iat"] == 15 * 60
@@ -50,30 +76,46 @@ async def test_register_validation_fills_field_errors(client: Any) -> None:
 
 
 async def test_password_rules(client: Any) -> None:
-    for password, missing in (("alllowercase1", "uppercase"), ("NoNumberHere", "number"),
-                              ("Sh0rt", "8 characters")):
-        resp = await client.post("/api/auth/register", json={
-            "username": "carol", "email": "carol@example.com", "password": password})
+    for password, missing in (
+        ("alllowercase1", "uppercase"),
+        ("NoNumberHere", "number"),
+        ("Sh0rt", "8 characters"),
+    ):
+        resp = await client.post(
+            "/api/auth/register",
+            json={"username": "carol", "email": "carol@example.com", "password": password},
+        )
         assert resp.status == 400
         assert missing in (await resp.json())["error"]["field_errors"]["password"][0]
 
 
 async def test_unknown_field_is_rejected(client: Any) -> None:
-    resp = await client.post("/api/auth/register", json={
-        "username": "dave", "email": "dave@example.com", "password": STRONG_PASSWORD, "role": "admin"})
+    resp = await client.post(
+        "/api/auth/register",
+        json={
+            "username": "dave",
+            "email": "dave@example.com",
+            "password": STRONG_PASSWORD,
+            "role": "admin",
+        },
+    )
     assert resp.status == 400
     assert "role" in (await resp.json())["error"]["field_errors"]
 
 
 async def test_duplicate_username_and_email_conflict(client: Any, accounts: Any) -> None:
     await accounts.register("erin")
-    resp = await client.post("/api/auth/register", json={
-        "username": "ERIN", "email": "other@example.com", "password": STRONG_PASSWORD})
+    resp = await client.post(
+        "/api/auth/register",
+        json={"username": "ERIN", "email": "other@example.com", "password": STRONG_PASSWORD},
+    )
     assert resp.status == 409
     error = (await resp.json())["error"]
     assert error["code"] == "CONFLICT" and "username" in error["field_errors"]
-    resp = await client.post("/api/auth/register", json={
-        "username": "erin2", "email": "ERIN@example.com", "password": STRONG_PASSWORD})
+    resp = await client.post(
+        "/api/auth/register",
+        json={"username": "erin2", "email": "ERIN@example.com", "password": STRONG_PASSWORD},
+    )
     assert resp.status == 409
     assert "email" in (await resp.json())["error"]["field_errors"]
 
@@ -81,7 +123,9 @@ async def test_duplicate_username_and_email_conflict(client: Any, accounts: Any)
 async def test_login_by_username_or_email(client: Any, accounts: Any) -> None:
     await accounts.register("frank")
     for login in ("frank", "frank@example.com", "FRANK"):
-        resp = await client.post("/api/auth/login", json={"login": login, "password": STRONG_PASSWORD})
+        resp = await client.post(
+            "/api/auth/login", json={"login": login, "password": STRONG_PASSWORD}
+        )
         assert resp.status == 200
         body = await resp.json()
         assert body["success"] is True and body["user"]["username"] == "frank"
@@ -91,7 +135,9 @@ async def test_login_by_username_or_email(client: Any, accounts: Any) -> None:
 async def test_login_failure_does_not_reveal_account(client: Any, accounts: Any) -> None:
     await accounts.register("grace")
     wrong = await client.post("/api/auth/login", json={"login": "grace", "password": "Wrong1234"})
-    missing = await client.post("/api/auth/login", json={"login": "nobody", "password": "Wrong1234"})
+    missing = await client.post(
+        "/api/auth/login", json={"login": "nobody", "password": "Wrong1234"}
+    )
     assert wrong.status == missing.status == 401
     assert (await wrong.json())["error"] == (await missing.json())["error"]
 
@@ -102,8 +148,18 @@ async def test_me(client: Any, accounts: Any) -> None:
     assert resp.status == 200
     me = await resp.json()
     assert me["user"]["username"] == "heidi"
-    assert set(me["user"]) == {"id", "username", "email", "display_name", "avatar_url", "bio",
-                               "follower_count", "following_count", "created_at", "verified"}
+    assert set(me["user"]) == {
+        "id",
+        "username",
+        "email",
+        "display_name",
+        "avatar_url",
+        "bio",
+        "follower_count",
+        "following_count",
+        "created_at",
+        "verified",
+    }
     assert me["profile"] == {"total_views": 0, "total_videos": 0, "total_likes_received": 0}
 
 
@@ -116,8 +172,9 @@ async def test_me_requires_valid_token(client: Any) -> None:
 
 async def test_expired_and_foreign_tokens_are_refused(client: Any, accounts: Any) -> None:
     body = await accounts.register("ivan")
-    claims = jwt.decode(body["tokens"]["access_token"], TEST_SECRET, algorithms=["HS256"],
-                        audience="clutch-users")
+    claims = jwt.decode(
+        body["tokens"]["access_token"], TEST_SECRET, algorithms=["HS256"], audience="clutch-users"
+    )
     expired = jwt.encode({**claims, "exp": claims["iat"] - 10}, TEST_SECRET, algorithm="HS256")
     forged = jwt.encode(claims, "another-secret-another-secret-123456", algorithm="HS256")
     wrong_aud = jwt.encode({**claims, "aud": "someone-else"}, TEST_SECRET, algorithm="HS256")
@@ -157,10 +214,13 @@ async def test_refresh_token_cannot_be_used_twice_concurrently(client: Any, acco
 
 async def test_access_token_is_not_a_refresh_token(client: Any, accounts: Any) -> None:
     body = await accounts.register("leo")
-    resp = await client.post("/api/auth/refresh", json={"refresh_token": body["tokens"]["access_token"]})
+    resp = await client.post(
+        "/api/auth/refresh", json={"refresh_token": body["tokens"]["access_token"]}
+    )
     assert resp.status == 401
-    resp = await client.get("/api/auth/me",
-                            headers={"Authorization": f"Bearer {body['tokens']['refresh_token']}"})
+    resp = await client.get(
+        "/api/auth/me", headers={"Authorization": f"Bearer {body['tokens']['refresh_token']}"}
+    )
     assert resp.status == 401
 
 
@@ -174,28 +234,36 @@ async def test_logout_revokes(client: Any, accounts: Any) -> None:
 
 
 async def test_torrent_sign_up_and_sign_in(client: Any) -> None:
-    resp = await client.post("/api/auth/sign-up", json={"email": "niaj@example.com",
-                                                        "password": STRONG_PASSWORD})
+    resp = await client.post(
+        "/api/auth/sign-up", json={"email": "niaj@example.com", "password": STRONG_PASSWORD}
+    )
     assert resp.status == 201
     body = await resp.json()
     assert body["user"]["email"] == "niaj@example.com"
     assert body["user"]["username"] == "niaj"
     # a second account whose email has the same local part gets a derived, unique username
-    resp = await client.post("/api/auth/sign-up", json={"email": "niaj@other.org",
-                                                        "password": STRONG_PASSWORD})
+    resp = await client.post(
+        "/api/auth/sign-up", json={"email": "niaj@other.org", "password": STRONG_PASSWORD}
+    )
     assert resp.status == 201
     assert (await resp.json())["user"]["username"].startswith("niaj_")
-    resp = await client.post("/api/auth/sign-in", json={"email": "niaj@example.com",
-                                                        "password": STRONG_PASSWORD})
+    resp = await client.post(
+        "/api/auth/sign-in", json={"email": "niaj@example.com", "password": STRONG_PASSWORD}
+    )
     assert resp.status == 200
     tokens = (await resp.json())["tokens"]
-    me = await client.get("/api/auth/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    me = await client.get(
+        "/api/auth/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    )
     assert (await me.json())["user"]["email"] == "niaj@example.com"
-    dup = await client.post("/api/auth/sign-up", json={"email": "NIAJ@example.com",
-                                                       "password": STRONG_PASSWORD})
+    dup = await client.post(
+        "/api/auth/sign-up", json={"email": "NIAJ@example.com", "password": STRONG_PASSWORD}
+    )
     assert dup.status == 409
 
 
 async def test_sign_in_failure(client: Any) -> None:
-    resp = await client.post("/api/auth/sign-in", json={"email": "x@example.com", "password": "Nope12345"})
+    resp = await client.post(
+        "/api/auth/sign-in", json={"email": "x@example.com", "password": "Nope12345"}
+    )
     assert resp.status == 401

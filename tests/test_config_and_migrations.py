@@ -51,12 +51,16 @@ async def test_admin_is_created_then_updated(aiohttp_client: Any, engines: Any) 
     for password in ("FirstAdm1nPass", "SecondAdm1nPass"):
         settings = make_settings(engines, ADMIN_USERNAME="root_admin", ADMIN_PASSWORD=password)
         client = await aiohttp_client(create_app(settings))
-        resp = await client.post("/api/auth/login", json={"login": "root_admin", "password": password})
+        resp = await client.post(
+            "/api/auth/login", json={"login": "root_admin", "password": password}
+        )
         assert resp.status == 200
         token = (await resp.json())["tokens"]["access_token"]
         claims = jwt.decode(token, TEST_SECRET, algorithms=["HS256"], audience="clutch-users")
         assert claims["role"] == "admin"
-    old = await client.post("/api/auth/login", json={"login": "root_admin", "password": "FirstAdm1nPass"})
+    old = await client.post(
+        "/api/auth/login", json={"login": "root_admin", "password": "FirstAdm1nPass"}
+    )
     assert old.status == 401
 
 

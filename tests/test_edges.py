@@ -36,7 +36,9 @@ async def test_wrong_method(client: Any) -> None:
 
 
 async def test_malformed_json(client: Any) -> None:
-    resp = await client.post("/api/auth/login", data=b'{"login": ', headers={"Content-Type": "application/json"})
+    resp = await client.post(
+        "/api/auth/login", data=b'{"login": ', headers={"Content-Type": "application/json"}
+    )
     assert resp.status == 400
     assert assert_error(await resp.json(), "VALIDATION_ERROR")["message"] == "Malformed JSON body"
 
@@ -48,15 +50,20 @@ async def test_json_that_is_not_an_object(client: Any) -> None:
 
 
 async def test_wrong_content_type(client: Any) -> None:
-    resp = await client.post("/api/auth/login", data="login=a&password=b",
-                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+    resp = await client.post(
+        "/api/auth/login",
+        data="login=a&password=b",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert resp.status == 415
     assert_error(await resp.json(), "VALIDATION_ERROR")
 
 
 async def test_oversized_body(client: Any) -> None:
     big = b'{"login": "' + b"x" * (2 * 1024 * 1024) + b'", "password": "p"}'
-    resp = await client.post("/api/auth/login", data=big, headers={"Content-Type": "application/json"})
+    resp = await client.post(
+        "/api/auth/login", data=big, headers={"Content-Type": "application/json"}
+    )
     assert resp.status == 413
     error = assert_error(await resp.json(), "VALIDATION_ERROR")
     assert error["details"]["max_bytes"] == 1024 * 1024
@@ -69,7 +76,9 @@ async def test_missing_fields(client: Any) -> None:
     assert set(error["field_errors"]) == {"login", "password"}
 
 
-async def test_unexpected_exception_is_a_clean_500(aiohttp_client: Any, settings: Any, caplog: Any) -> None:
+async def test_unexpected_exception_is_a_clean_500(
+    aiohttp_client: Any, settings: Any, caplog: Any
+) -> None:
     from server.app import create_app
 
     app = create_app(settings)
@@ -121,9 +130,14 @@ async def test_access_log_is_one_json_line(client: Any, capsys: Any) -> None:
 
 
 async def test_cors_preflight_allowed_origin(client: Any) -> None:
-    resp = await client.options("/api/auth/login", headers={
-        "Origin": "https://clutch.example", "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "Content-Type, Authorization"})
+    resp = await client.options(
+        "/api/auth/login",
+        headers={
+            "Origin": "https://clutch.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "Content-Type, Authorization",
+        },
+    )
     assert resp.status == 204
     assert resp.headers["Access-Control-Allow-Origin"] == "https://clutch.example"
     assert "POST" in resp.headers["Access-Control-Allow-Methods"]
@@ -131,8 +145,10 @@ async def test_cors_preflight_allowed_origin(client: Any) -> None:
 
 
 async def test_cors_preflight_refuses_other_origin(client: Any) -> None:
-    resp = await client.options("/api/auth/login", headers={
-        "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+    resp = await client.options(
+        "/api/auth/login",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
     assert resp.status == 403
     assert "Access-Control-Allow-Origin" not in resp.headers
     assert_error(await resp.json(), "FORBIDDEN")
@@ -153,10 +169,14 @@ async def test_cors_headers_on_errors(client: Any) -> None:
 
 
 async def test_versioned_paths_share_handlers(client: Any) -> None:
-    resp = await client.post("/api/v1/auth/register", json={
-        "username": "versioned", "email": "v@example.com", "password": STRONG_PASSWORD})
+    resp = await client.post(
+        "/api/v1/auth/register",
+        json={"username": "versioned", "email": "v@example.com", "password": STRONG_PASSWORD},
+    )
     assert resp.status == 201
-    resp = await client.post("/api/v1/auth/login", json={"login": "versioned", "password": STRONG_PASSWORD})
+    resp = await client.post(
+        "/api/v1/auth/login", json={"login": "versioned", "password": STRONG_PASSWORD}
+    )
     token = (await resp.json())["tokens"]["access_token"]
     me = await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
     assert (await me.json())["user"]["username"] == "versioned"
@@ -200,7 +220,9 @@ async def test_readyz_with_pending_migrations(aiohttp_client: Any, engines: Any)
 
     name = "streamhub_unmigrated"
     await create_database(_database_url_with_name(engines.database_url, "postgres"), name)
-    settings = make_settings(engines, DATABASE_URL=_database_url_with_name(engines.database_url, name))
+    settings = make_settings(
+        engines, DATABASE_URL=_database_url_with_name(engines.database_url, name)
+    )
     client = await aiohttp_client(create_app(settings))
     resp = await client.get("/readyz")
     assert resp.status == 503
@@ -208,7 +230,9 @@ async def test_readyz_with_pending_migrations(aiohttp_client: Any, engines: Any)
     assert error["details"]["checks"]["postgres"].startswith("pending migrations")
 
 
-async def test_readyz_when_redis_goes_away(aiohttp_client: Any, engines: Any, tmp_path: Any) -> None:
+async def test_readyz_when_redis_goes_away(
+    aiohttp_client: Any, engines: Any, tmp_path: Any
+) -> None:
     from devservices.redis import EmbeddedRedis
     from server.app import create_app
 

@@ -54,7 +54,9 @@ def _stop(proc: subprocess.Popen[bytes]) -> int:
 
 async def _wait_for_lock_waiter(conn: asyncpg.Connection) -> None:
     for _ in range(200):
-        if await conn.fetchval("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"):
+        if await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        ):
             return
         await asyncio.sleep(0.05)
     raise TimeoutError("the login never blocked on the row lock")
@@ -65,8 +67,10 @@ async def test_embedded_engines_graceful_shutdown_and_restart(tmp_path: Path) ->
     env = node_env(VAR_DIR=str(var_dir), APP_ENV="development", SHUTDOWN_TIMEOUT="10")
     proc, port = start_node(env)
     try:
-        first, rest = _post("/api/auth/register", {
-            "username": "persist", "email": "persist@example.com", "password": STRONG_PASSWORD})
+        first, rest = _post(
+            "/api/auth/register",
+            {"username": "persist", "email": "persist@example.com", "password": STRONG_PASSWORD},
+        )
         assert b" 201 " in _http(port, first + rest).split(b"\r\n", 1)[0]
         assert (var_dir / "pg" / "data" / "PG_VERSION").exists()
         pg_pid = read_int(var_dir / "pg" / "data" / "postmaster.pid")
@@ -115,13 +119,21 @@ async def test_embedded_engines_graceful_shutdown_and_restart(tmp_path: Path) ->
 
 
 def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "run.py", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "run.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.parametrize("secret", [None, "short", "your_super_secret_key_here"])
 def test_production_refuses_weak_secret(secret: str | None, engines: Any) -> None:
-    env = node_env(APP_ENV="production", DATABASE_URL=engines.database_url, REDIS_URL=engines.redis_url)
+    env = node_env(
+        APP_ENV="production", DATABASE_URL=engines.database_url, REDIS_URL=engines.redis_url
+    )
     env.pop("JWT_SECRET_KEY", None)
     if secret:
         env["JWT_SECRET_KEY"] = secret
@@ -132,7 +144,9 @@ def test_production_refuses_weak_secret(secret: str | None, engines: Any) -> Non
 
 
 def test_invalid_setting_is_a_clear_error(engines: Any) -> None:
-    env = node_env(DATABASE_URL=engines.database_url, REDIS_URL=engines.redis_url, PORT="not-a-port")
+    env = node_env(
+        DATABASE_URL=engines.database_url, REDIS_URL=engines.redis_url, PORT="not-a-port"
+    )
     result = _run(env)
     assert result.returncode == 2
     assert "PORT" in result.stderr and "Traceback" not in result.stderr
@@ -144,8 +158,14 @@ def test_concurrent_migrate_applies_each_file_once(engines: Any) -> None:
     url = _database_url_with_name(engines.database_url, name)
     env = node_env(DATABASE_URL=url, REDIS_URL=engines.redis_url, JWT_SECRET_KEY=TEST_SECRET)
     procs = [
-        subprocess.Popen([sys.executable, "run.py", "migrate"], cwd=ROOT, env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "run.py", "migrate"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(4)
     ]
     applied: list[int] = []
@@ -162,7 +182,10 @@ def test_concurrent_migrate_applies_each_file_once(engines: Any) -> None:
     async def recorded() -> list[int]:
         conn = await asyncpg.connect(url)
         try:
-            return [r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations ORDER BY 1")]
+            return [
+                r["version"]
+                for r in await conn.fetch("SELECT version FROM schema_migrations ORDER BY 1")
+            ]
         finally:
             await conn.close()
 

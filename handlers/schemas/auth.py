@@ -32,9 +32,7 @@ def _check_password(value: str) -> str:
 
 
 Username = Annotated[str, StringConstraints(pattern=USERNAME_PATTERN)]
-NewPassword = Annotated[
-    str, Field(max_length=PASSWORD_MAX_LENGTH), AfterValidator(_check_password)
-]
+NewPassword = Annotated[str, Field(max_length=PASSWORD_MAX_LENGTH), AfterValidator(_check_password)]
 DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 Email = Annotated[EmailStr, Field(max_length=254)]
 
