@@ -73,6 +73,7 @@ async def _auth_response(request: web.Request, user: users.User, message: str) -
 
 @routes.post(
     "/api/auth/register",
+    limit="auth",
     body=RegisterRequest,
     response=AuthResponse,
     status=201,
@@ -105,6 +106,7 @@ async def _login(request: web.Request, login: str, password: str) -> AuthRespons
 
 @routes.post(
     "/api/auth/login",
+    limit="auth",
     body=LoginRequest,
     response=AuthResponse,
     errors=(401,),
@@ -116,6 +118,7 @@ async def login(request: web.Request, *, body: LoginRequest) -> AuthResponse:
 
 @routes.post(
     "/api/auth/refresh",
+    limit="auth",
     body=RefreshRequest,
     response=TokenPair,
     errors=(401,),
@@ -178,6 +181,7 @@ def _username_from_email(email: str) -> str:
 
 @routes.post(
     "/api/auth/sign-up",
+    limit="auth",
     body=SignUpRequest,
     response=AuthResponse,
     status=201,
@@ -188,7 +192,9 @@ async def sign_up(request: web.Request, *, body: SignUpRequest) -> AuthResponse:
     db = request.app[keys.DB]
     password_hash = await _hash(body.password)
     base = body.username or _username_from_email(str(body.email))
-    candidates = [base] + ([] if body.username else [f"{base[:24]}_{secrets.token_hex(2)}" for _ in range(5)])
+    candidates = [base] + (
+        [] if body.username else [f"{base[:24]}_{secrets.token_hex(2)}" for _ in range(5)]
+    )
     for username in candidates:
         try:
             user = await users.create(
@@ -209,6 +215,7 @@ async def sign_up(request: web.Request, *, body: SignUpRequest) -> AuthResponse:
 
 @routes.post(
     "/api/auth/sign-in",
+    limit="auth",
     body=SignInRequest,
     response=AuthResponse,
     errors=(401,),

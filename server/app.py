@@ -15,7 +15,7 @@ from channels.broker import MemoryBroker
 from core import passwords
 from core.tokens import TokenService
 from handlers import auth, health
-from server import docs, keys, routing
+from server import docs, keys, metrics, ratelimit, routing
 from server.config import ConfigError, Settings
 from server.middleware import access_log, cors_middleware, errors, security_headers
 from storage import db, migrate, users
@@ -83,7 +83,12 @@ def token_service(settings: Settings) -> TokenService:
 def create_app(settings: Settings) -> web.Application:
     settings.require_strong_secret()
     app = web.Application(
-        middlewares=[access_log, cors_middleware(settings.cors_origins), errors],
+        middlewares=[
+            metrics.http_metrics,
+            access_log,
+            cors_middleware(settings.cors_origins),
+            errors,
+        ],
         client_max_size=settings.max_body_bytes,
     )
     app[keys.SETTINGS] = settings
@@ -95,6 +100,8 @@ def create_app(settings: Settings) -> web.Application:
     app.on_startup.append(bootstrap_admin)
     app.on_response_prepare.append(security_headers)
     routing.register(app, ROUTERS, version_prefix=settings.api_version)
+    ratelimit.setup(app, settings)
+    metrics.setup(app, settings)
     app.router.add_static("/static", STATIC_DIR)
     docs.setup(app)
     return app

@@ -5,10 +5,12 @@ Every limit has a safe default here; `.env.example` lists the same names for ope
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
+import limits
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -62,7 +64,9 @@ class Settings(BaseSettings):
     access_token_expire_minutes: int = Field(
         default=15, ge=1, le=1440, alias="ACCESS_TOKEN_EXPIRE_MINUTES"
     )
-    refresh_token_expire_days: int = Field(default=7, ge=1, le=90, alias="REFRESH_TOKEN_EXPIRE_DAYS")
+    refresh_token_expire_days: int = Field(
+        default=7, ge=1, le=90, alias="REFRESH_TOKEN_EXPIRE_DAYS"
+    )
     jwt_issuer: str = Field(default="clutch-platform", alias="JWT_ISSUER")
     jwt_audience: str = Field(default="clutch-users", alias="JWT_AUDIENCE")
 
@@ -77,11 +81,63 @@ class Settings(BaseSettings):
     admin_password: str | None = Field(default=None, alias="ADMIN_PASSWORD")
     admin_email: str | None = Field(default=None, alias="ADMIN_EMAIL")
 
+    # --- operations (issue 5) -----------------------------------------------------------
+    # Rate limits use `limits` syntax ("10/minute", "5 per hour"); defaults are CLUTCH's
+    # "Rate Limiting". Budgets live in Redis, so every node shares one.
+    rate_limit_enabled: bool = Field(default=True, alias="RATE_LIMIT_ENABLED")
+    rate_limit_auth: str = Field(default="10/minute", alias="RATE_LIMIT_AUTH")  # per IP
+    rate_limit_uploads: str = Field(default="5/hour", alias="RATE_LIMIT_UPLOADS")  # per user
+    rate_limit_comments: str = Field(default="30/hour", alias="RATE_LIMIT_COMMENTS")  # per user
+    rate_limit_likes: str = Field(default="100/minute", alias="RATE_LIMIT_LIKES")  # per user
+    # Every /api request: per user when signed in, per client IP otherwise.
+    rate_limit_general: str = Field(default="1000/hour", alias="RATE_LIMIT_GENERAL")
+    # Peers (IPs or CIDRs) whose X-Forwarded-For is believed; empty = use the socket's peer.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, alias="TRUSTED_PROXIES"
+    )
+    # WebSocket hub: frames a client may send per second (burst = one second's worth), and
+    # simultaneous connections per user across all nodes.
+    ws_max_messages_per_second: float = Field(
+        default=20.0, gt=0, alias="WS_MAX_MESSAGES_PER_SECOND"
+    )
+    ws_max_connections_per_user: int = Field(default=10, ge=1, alias="WS_MAX_CONNECTIONS_PER_USER")
+    # GET /metrics answers callers from these networks, or any caller with the bearer token.
+    metrics_allowed_networks: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.1/32", "::1/128"], alias="METRICS_ALLOWED_NETWORKS"
+    )
+    metrics_token: str | None = Field(default=None, alias="METRICS_TOKEN")
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("trusted_proxies", "metrics_allowed_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("trusted_proxies", "metrics_allowed_networks")
+    @classmethod
+    def _valid_networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            ipaddress.ip_network(item, strict=False)  # ValueError names the bad entry
+        return value
+
+    @field_validator(
+        "rate_limit_auth",
+        "rate_limit_uploads",
+        "rate_limit_comments",
+        "rate_limit_likes",
+        "rate_limit_general",
+    )
+    @classmethod
+    def _valid_rate(cls, value: str) -> str:
+        limits.parse(value)  # ValueError on anything that is not "N/period"
         return value
 
     @field_validator("jwt_algorithm")

@@ -13,6 +13,8 @@ from core.tokens import TokenService
 from server.config import Settings
 
 if TYPE_CHECKING:
+    from server.metrics import Metrics
+    from server.ratelimit import Network, RateLimiter
     from server.routing import Endpoint
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -21,5 +23,9 @@ REDIS = web.AppKey("redis", Redis)
 TOKENS = web.AppKey("tokens", TokenService)
 BROKER = web.AppKey("broker", Broker)
 ENDPOINTS = web.AppKey("endpoints", list["Endpoint"])
+# Operations (issue 5). Annotated rather than typed by value: those modules import this one.
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
+RATE_LIMITER: web.AppKey[RateLimiter] = web.AppKey("rate_limiter")  # absent when disabled
+TRUSTED_PROXIES: web.AppKey[tuple[Network, ...]] = web.AppKey("trusted_proxies")
 
 REQUEST_ID = web.RequestKey("request_id", str)

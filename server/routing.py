@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from core.errors import DomainError, Unauthorized, ValidationFailed
 from core.tokens import AccessClaims
-from server import keys
+from server import keys, ratelimit
 from server.responses import json_response
 
 Handler = Callable[..., Awaitable[Any]]
@@ -52,6 +52,9 @@ class Endpoint:
     auth: Auth = Auth.none
     errors: tuple[int, ...] = ()
     description: str | None = None
+    # A named budget of server.ratelimit.Policy ("auth", "likes", ...) spent besides the
+    # general one every /api request spends.
+    limit: str | None = None
 
     @property
     def path_params(self) -> list[str]:
@@ -69,7 +72,9 @@ class Router:
         def register(handler: Handler) -> Handler:
             summary = spec.pop("summary", None) or (handler.__doc__ or "").strip().split("\n")[0]
             self.endpoints.append(
-                Endpoint(method=method, path=path, handler=handler, summary=summary, tag=self.tag, **spec)
+                Endpoint(
+                    method=method, path=path, handler=handler, summary=summary, tag=self.tag, **spec
+                )
             )
             return handler
 
@@ -106,9 +111,10 @@ async def read_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
     if not raw:
         payload: Any = {}
     else:
-        if request.content_type not in ("application/json", "") and not request.content_type.endswith(
-            "+json"
-        ):
+        if request.content_type not in (
+            "application/json",
+            "",
+        ) and not request.content_type.endswith("+json"):
             raise UnsupportedMediaType(details={"content_type": request.content_type})
         try:
             payload = orjson.loads(raw)
@@ -152,7 +158,13 @@ def make_view(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.Strea
     async def view(request: web.Request) -> web.StreamResponse:
         kwargs: dict[str, Any] = {}
         if endpoint.auth is not Auth.none:
-            kwargs["user"] = authenticate(request, endpoint.auth)
+            try:
+                kwargs["user"] = authenticate(request, endpoint.auth)
+            except Unauthorized:
+                # Counted per IP even when the token is bad, so guessing tokens costs budget.
+                await ratelimit.enforce(request, endpoint, None)
+                raise
+        await ratelimit.enforce(request, endpoint, kwargs.get("user"))
         if endpoint.query is not None:
             kwargs["query"] = parse_query(request, endpoint.query)
         if endpoint.body is not None:

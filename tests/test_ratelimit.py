@@ -1,0 +1,223 @@
+"""Rate limits: CLUTCH's budgets in Redis, shared by nodes, exact under concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import make_mocked_request
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from server import keys
+from server.app import create_app
+from server.config import Settings
+from server.ratelimit import (
+    Policy,
+    RateLimiter,
+    budgets_from,
+    client_ip,
+    parse_networks,
+)
+from server.routing import Router
+from tests.conftest import STRONG_PASSWORD, make_settings
+
+LIMITED = {"RATE_LIMIT_ENABLED": True}
+
+
+async def limited_client(aiohttp_client: Any, engines: Any, **env: Any) -> Any:
+    return await aiohttp_client(create_app(make_settings(engines, **LIMITED, **env)))
+
+
+def bad_login(client: Any, **kwargs: Any) -> Any:
+    return client.post("/api/auth/login", json={"login": "nobody", "password": "wrong"}, **kwargs)
+
+
+# --- unit ----------------------------------------------------------------------------------
+
+
+def test_defaults_are_clutchs_budgets() -> None:
+    budgets = budgets_from(Settings(_env_file=None))  # type: ignore[call-arg]
+    assert {p: (b.limit, b.period_ms // 1000) for p, b in budgets.items()} == {
+        Policy.auth: (10, 60),
+        Policy.uploads: (5, 3600),
+        Policy.comments: (30, 3600),
+        Policy.likes: (100, 60),
+        Policy.general: (1000, 3600),
+    }
+
+
+def _request(remote: str, forwarded: str | None = None) -> Any:
+    headers = {"X-Forwarded-For": forwarded} if forwarded is not None else {}
+    request = make_mocked_request("GET", "/", headers=headers)
+    request._transport_peername = (remote, 1234)  # type: ignore[attr-defined]
+    return request
+
+
+@pytest.mark.parametrize(
+    ("remote", "forwarded", "expected"),
+    [
+        ("203.0.113.9", "1.2.3.4", "203.0.113.9"),  # untrusted peer: header ignored
+        ("10.0.0.5", None, "10.0.0.5"),  # trusted peer, no header
+        ("10.0.0.5", "1.2.3.4", "1.2.3.4"),
+        ("10.0.0.5", "6.6.6.6, 1.2.3.4", "1.2.3.4"),  # left-most is client-written: not used
+        ("10.0.0.5", "1.2.3.4, 10.0.0.7", "1.2.3.4"),  # a second trusted hop is skipped
+        ("10.0.0.5", "10.0.0.7, 10.0.0.8", "10.0.0.5"),  # only proxies: the peer
+        ("10.0.0.5", "not-an-ip", "10.0.0.5"),
+    ],
+)
+def test_client_ip(remote: str, forwarded: str | None, expected: str) -> None:
+    trusted = parse_networks(["10.0.0.0/8"])
+    assert client_ip(_request(remote, forwarded), trusted) == expected
+
+
+async def test_gcra_burst_then_refuses_with_retry_after(engines: Any) -> None:
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(engines.redis_url)
+    limiter = RateLimiter(budgets_from(make_settings(engines, RATE_LIMIT_LIKES="4/hour")))
+    try:
+        seen = [await limiter.hit(redis, [(Policy.likes, "user:u1")]) for _ in range(5)]
+    finally:
+        await redis.aclose()
+    assert [d.allowed for d in seen] == [True] * 4 + [False]
+    assert [d.remaining for d in seen] == [3, 2, 1, 0, 0]
+    refused = seen[-1]
+    assert 899 <= refused.retry_after_ms / 1000 <= 900  # one request every 15 minutes
+    assert refused.headers()["Retry-After"] == "900"
+    assert int(refused.headers()["X-RateLimit-Reset"]) == 3600
+
+
+# --- over HTTP -----------------------------------------------------------------------------
+
+
+async def test_auth_budget_is_per_ip_and_answers_429(aiohttp_client: Any, engines: Any) -> None:
+    client = await limited_client(aiohttp_client, engines, RATE_LIMIT_AUTH="3/minute")
+    for remaining in (2, 1, 0):
+        resp = await bad_login(client)
+        assert resp.status == 401
+        assert resp.headers["X-RateLimit-Limit"] == "3"
+        assert resp.headers["X-RateLimit-Remaining"] == str(remaining)
+        assert "Retry-After" not in resp.headers
+    resp = await bad_login(client)
+    assert resp.status == 429
+    body = await resp.json()
+    assert body["success"] is False
+    assert body["error"]["code"] == "RATE_LIMITED"
+    assert body["error"]["details"]["policy"] == "auth"
+    assert 1 <= int(resp.headers["Retry-After"]) <= 20
+    assert resp.headers["X-RateLimit-Remaining"] == "0"
+    assert int(resp.headers["X-RateLimit-Reset"]) == 60
+    # The versioned path is the same endpoint and the same budget.
+    assert (await client.post("/api/v1/auth/register", json={})).status == 429
+
+
+async def test_refused_request_spends_no_other_budget(aiohttp_client: Any, engines: Any) -> None:
+    client = await limited_client(
+        aiohttp_client, engines, RATE_LIMIT_AUTH="2/hour", RATE_LIMIT_GENERAL="10/hour"
+    )
+    statuses = [(await bad_login(client)).status for _ in range(5)]
+    assert statuses == [401, 401, 429, 429, 429]
+    # Logout spends only the general budget (per IP): 2 logins went through, this is the 3rd.
+    resp = await client.post("/api/auth/logout", json={"refresh_token": "x"})
+    assert resp.status == 200
+    assert resp.headers["X-RateLimit-Limit"] == "10"
+    assert resp.headers["X-RateLimit-Remaining"] == "7"
+
+
+async def test_general_budget_is_per_user(aiohttp_client: Any, engines: Any) -> None:
+    client = await limited_client(aiohttp_client, engines, RATE_LIMIT_GENERAL="3/hour")
+    tokens = []
+    for name in ("alice_rl", "bob_rl"):
+        resp = await client.post(
+            "/api/auth/register",
+            json={"username": name, "email": f"{name}@example.com", "password": STRONG_PASSWORD},
+        )
+        assert resp.status == 201  # per IP: the two registrations spent the anonymous budget
+        tokens.append({"Authorization": f"Bearer {(await resp.json())['tokens']['access_token']}"})
+    alice, bob = tokens
+    assert [(await client.get("/api/auth/me", headers=alice)).status for _ in range(4)] == [
+        200, 200, 200, 429,
+    ]
+    assert (await client.get("/api/auth/me", headers=bob)).status == 200
+    assert (await client.post("/api/auth/logout", json={"refresh_token": "x"})).status == 200
+    assert (await client.post("/api/auth/logout", json={"refresh_token": "x"})).status == 429
+
+
+async def test_bad_tokens_spend_the_ip_budget(aiohttp_client: Any, engines: Any) -> None:
+    client = await limited_client(aiohttp_client, engines, RATE_LIMIT_GENERAL="2/hour")
+    bad = {"Authorization": "Bearer not-a-token"}
+    statuses = [(await client.get("/api/auth/me", headers=bad)).status for _ in range(3)]
+    assert statuses == [401, 401, 429]
+
+
+async def test_forwarded_for_only_from_trusted_proxies(aiohttp_client: Any, engines: Any) -> None:
+    trusting = await limited_client(
+        aiohttp_client, engines, RATE_LIMIT_AUTH="1/hour", TRUSTED_PROXIES="127.0.0.1"
+    )
+    for client_address in ("198.51.100.1", "198.51.100.2"):
+        resp = await bad_login(trusting, headers={"X-Forwarded-For": client_address})
+        assert resp.status == 401, "each forwarded client has a budget of its own"
+    resp = await bad_login(trusting, headers={"X-Forwarded-For": "198.51.100.1"})
+    assert resp.status == 429
+
+    distrusting = await limited_client(aiohttp_client, engines, RATE_LIMIT_AUTH="1/hour")
+    first = await bad_login(distrusting, headers={"X-Forwarded-For": "198.51.100.3"})
+    second = await bad_login(distrusting, headers={"X-Forwarded-For": "198.51.100.4"})
+    assert (first.status, second.status) == (401, 429), "a forged header buys no budget"
+
+
+async def test_two_nodes_share_one_budget(aiohttp_client: Any, engines: Any) -> None:
+    env = {"RATE_LIMIT_AUTH": "4/hour"}
+    node1 = await limited_client(aiohttp_client, engines, **env)
+    node2 = await limited_client(aiohttp_client, engines, **env)
+    statuses = [(await bad_login(node)).status for node in (node1, node2) * 3]
+    assert statuses == [401, 401, 401, 401, 429, 429]
+
+
+async def test_concurrent_requests_get_exactly_the_budget(
+    aiohttp_client: Any, engines: Any
+) -> None:
+    env = {"RATE_LIMIT_AUTH": "7/hour"}
+    nodes = [await limited_client(aiohttp_client, engines, **env) for _ in range(2)]
+    responses = await asyncio.gather(*(bad_login(nodes[i % 2]) for i in range(40)))
+    statuses = sorted(resp.status for resp in responses)
+    assert statuses.count(401) == 7
+    assert statuses.count(429) == 33
+
+
+async def test_disabled_sends_no_headers(client: Any) -> None:
+    resp = await bad_login(client)
+    assert resp.status == 401
+    assert "X-RateLimit-Limit" not in resp.headers
+
+
+async def test_redis_failure_lets_requests_through(aiohttp_client: Any, engines: Any) -> None:
+    client = await limited_client(aiohttp_client, engines, RATE_LIMIT_AUTH="1/hour")
+
+    async def broken(*_: Any, **__: Any) -> Any:
+        raise RedisConnectionError("redis is down")
+
+    client.app[keys.RATE_LIMITER].hit = broken
+    assert [(await bad_login(client)).status for _ in range(3)] == [401, 401, 401]
+
+
+def test_unknown_policy_fails_at_start(engines: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from server import app as app_module
+
+    router = Router("typo")
+
+    @router.get("/api/typo", limit="like")
+    async def typo(request: Any) -> dict[str, str]:
+        return {}
+
+    monkeypatch.setattr(app_module, "ROUTERS", [*app_module.ROUTERS, router])
+    with pytest.raises(ValueError, match="unknown rate limit 'like'"):
+        create_app(make_settings(engines))
+
+
+def test_settings_reject_bad_rates() -> None:
+    with pytest.raises(ValueError, match="RATE_LIMIT_LIKES"):
+        Settings(_env_file=None, RATE_LIMIT_LIKES="lots")  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="TRUSTED_PROXIES"):
+        Settings(_env_file=None, TRUSTED_PROXIES="10.0.0.300")  # type: ignore[call-arg]
