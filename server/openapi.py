@@ -63,7 +63,7 @@ def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     ]
 
 
-def _operation(ep: Endpoint, refs: dict[tuple[type[BaseModel], Any], Any]) -> dict[str, Any]:
+def _operation(ep: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
     error_ref = {"$ref": REF.format(model="ErrorResponse")}
     op: dict[str, Any] = {
         "summary": ep.summary,

@@ -76,7 +76,7 @@ async def rotate(
         return Rotation(RotationOutcome.rotated, row["user_id"])
 
 
-async def _revoke_family(conn: asyncpg.Connection, family_id: uuid.UUID) -> None:
+async def _revoke_family(conn: asyncpg.Connection | asyncpg.Pool, family_id: uuid.UUID) -> None:
     await conn.execute(
         "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL",
         family_id,
@@ -90,17 +90,6 @@ async def revoke_by_hash(conn: asyncpg.Connection | asyncpg.Pool, token_hash: st
     )
     if family_id is None:
         return False
-    await conn.execute(
-        "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL",
-        family_id,
-    )
+    await _revoke_family(conn, family_id)
     return True
 
-
-async def family_revoked(conn: asyncpg.Connection | asyncpg.Pool, family_id: uuid.UUID) -> bool:
-    return bool(
-        await conn.fetchval(
-            "SELECT bool_and(revoked_at IS NOT NULL) FROM refresh_tokens WHERE family_id = $1",
-            family_id,
-        )
-    )

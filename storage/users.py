@@ -46,7 +46,7 @@ class User:
         }
 
 
-_COLUMNS = ", ".join(User.__slots__)  # type: ignore[attr-defined]
+_COLUMNS = ", ".join(User.__slots__)
 
 # Which unique index a violation came from tells the client which field to fix.
 _UNIQUE_FIELDS = {"users_username_key": "username", "users_email_key": "email"}
@@ -98,8 +98,8 @@ async def get(conn: asyncpg.Connection | asyncpg.Pool, user_id: uuid.UUID) -> Us
 async def find_by_login(conn: asyncpg.Connection | asyncpg.Pool, login: str) -> User | None:
     """The account whose username or email is `login`, case-insensitively."""
     row = await conn.fetchrow(
-        f"SELECT {_COLUMNS} FROM users WHERE lower(username) = lower($1) OR lower(email) = lower($1)"
-        " LIMIT 1",
+        f"SELECT {_COLUMNS} FROM users"
+        " WHERE lower(username) = lower($1) OR lower(email) = lower($1) LIMIT 1",
         login,
     )
     return _user(row) if row else None
