@@ -147,7 +147,7 @@ class Metrics:
         )
         self.view_flush_lag = Gauge(
             "streamhub_view_buffer_flush_lag_seconds",
-            "Age of the oldest view not yet flushed from Redis to Postgres (0 when none wait)",
+            "Seconds since this node's view flusher last succeeded (0 until the flusher runs)",
             registry=registry,
         )
         self.view_flush_last_success = Gauge(
@@ -159,6 +159,7 @@ class Metrics:
         # Children cached by label values: `.labels()` takes a lock on every call.
         self._requests: dict[tuple[str, str, int], Counter] = {}
         self._durations: dict[tuple[str, str], Histogram] = {}
+        self._flush_baseline: float | None = None
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         counter = self._requests.get((route, method, status))
@@ -176,13 +177,23 @@ class Metrics:
             )
         histogram.observe(seconds)
 
-    def view_flush_succeeded(self, *, oldest_pending_age_s: float = 0.0) -> None:
-        """Hook for the view-buffer flusher, called after each successful flush."""
-        self.view_flush_last_success.set(time.time())
-        self.view_flush_lag.set(oldest_pending_age_s)
+    def view_flusher_started(self) -> None:
+        """Hook: the flusher runs from now on, so a flush that never succeeds shows as lag."""
+        self._flush_baseline = time.time()
+
+    def view_flush_succeeded(self) -> None:
+        """Hook for the view-buffer flusher, called after each successful flush.
+
+        Buffered views are at most (lag + flush interval) old, so the lag bounds how far the
+        Postgres view counts are behind.
+        """
+        self._flush_baseline = now = time.time()
+        self.view_flush_last_success.set(now)
 
     async def refresh(self, app: web.Application) -> None:
-        """Figures read at scrape time: the Postgres pool and a Redis ping."""
+        """Figures read at scrape time: the Postgres pool, a Redis ping, the flush lag."""
+        if self._flush_baseline is not None:
+            self.view_flush_lag.set(max(0.0, time.time() - self._flush_baseline))
         pool = app.get(keys.DB)
         if pool is not None:
             self.db_pool_size.set(pool.get_size())

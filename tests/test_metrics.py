@@ -94,7 +94,8 @@ async def test_websocket_and_view_buffer_hooks(client: Any) -> None:
     metrics.ws.message_out(5)
     metrics.ws.slow_consumer_dropped()
     metrics.ws.limit_rejected("messages")
-    metrics.view_flush_succeeded(oldest_pending_age_s=2.5)
+    metrics.view_flusher_started()
+    metrics._flush_baseline -= 30  # as if the flusher had started 30 s ago and never succeeded
     text = await scrape(client)
     assert value(text, "streamhub_ws_connections") == 1
     assert value(text, "streamhub_ws_subscriptions") == 3
@@ -102,7 +103,11 @@ async def test_websocket_and_view_buffer_hooks(client: Any) -> None:
     assert value(text, "streamhub_ws_messages_out_total") == 5
     assert value(text, "streamhub_ws_slow_consumers_dropped_total") == 1
     assert value(text, "streamhub_ws_rejected_total", reason="messages") == 1
-    assert value(text, "streamhub_view_buffer_flush_lag_seconds") == 2.5
+    assert 30 <= (value(text, "streamhub_view_buffer_flush_lag_seconds") or 0) < 40
+    assert value(text, "streamhub_view_buffer_last_flush_timestamp_seconds") == 0
+    metrics.view_flush_succeeded()
+    text = await scrape(client)
+    assert (value(text, "streamhub_view_buffer_flush_lag_seconds") or 1) < 5
     assert (value(text, "streamhub_view_buffer_last_flush_timestamp_seconds") or 0) > 0
 
 
