@@ -1,0 +1,319 @@
+"""The hub: this node's channel -> sockets map and the fan-out fast path.
+
+Fan-out encodes a publication once per channel (once per distinct `events` filter, normally
+one) into final WebSocket frame bytes and writes those bytes straight to each socket's
+transport: nothing is awaited per socket. Each socket is bounded by its unsent bytes: one past
+`max_pending_bytes` is detached at once and closed with 4008 (slow consumer), so a client
+that stops reading never slows the others and never grows the node's memory without bound.
+
+Upstream, the hub asks the broker for a channel on its first local subscriber and releases it
+after its last, through one ordered queue so a quick unsubscribe/subscribe pair reaches the
+broker in the order it happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from channels.broker import Broker, Replay
+from channels.coalescer import Coalescer
+from channels.frames import message_frame
+from channels.protocol import CloseCode, offset_key, reply
+
+log = logging.getLogger("streamhub.channels.hub")
+
+Counters = frozenset[str] | None
+CountListener = Callable[[str, int], None]
+
+
+class Connection:
+    """One WebSocket as the hub sees it: where to write, and what it subscribed to."""
+
+    __slots__ = ("closing", "subscriptions", "transport", "ws")
+
+    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport) -> None:
+        self.ws = ws
+        self.transport = transport
+        self.subscriptions: dict[str, Subscription] = {}
+        self.closing = False
+
+
+class Subscription:
+    __slots__ = ("buffer", "channel", "conn", "counters")
+
+    def __init__(self, conn: Connection, channel: str, counters: Counters) -> None:
+        self.conn = conn
+        self.channel = channel
+        self.counters = counters
+        # Live frames that arrive while history is replayed; None once caught up.
+        self.buffer: list[tuple[str, bytes | None]] | None = []
+
+
+class ChannelState:
+    __slots__ = ("catching_up", "coalescer", "groups", "name", "ready", "size")
+
+    def __init__(self, name: str, ready: asyncio.Future[None]) -> None:
+        self.name = name
+        self.ready = ready
+        self.groups: dict[Counters, dict[Connection, None]] = {}
+        self.catching_up: dict[Connection, Subscription] = {}
+        self.coalescer: Coalescer | None = None
+        self.size = 0
+
+
+class Hub:
+    def __init__(
+        self,
+        broker: Broker,
+        *,
+        max_pending_bytes: int,
+        coalesce_hz: float,
+        on_count: CountListener | None = None,
+    ) -> None:
+        self._broker = broker
+        self._max_pending = max_pending_bytes
+        self._coalesce_hz = coalesce_hz
+        self._on_count = on_count
+        self._channels: dict[str, ChannelState] = {}
+        self._upstream: asyncio.Queue[tuple[bool, str, asyncio.Future[None] | None]] = (
+            asyncio.Queue()
+        )
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._worker: asyncio.Task[None] | None = None
+        broker.set_listener(self.deliver)
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._worker = asyncio.create_task(self._upstream_worker(), name="hub-upstream")
+
+    async def stop(self) -> None:
+        for task in [self._worker, *self._tasks]:
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(
+            *[t for t in [self._worker, *self._tasks] if t], return_exceptions=True
+        )
+        for state in self._channels.values():
+            if state.coalescer is not None:
+                state.coalescer.close()
+
+    def local_count(self, channel: str) -> int:
+        state = self._channels.get(channel)
+        return state.size if state else 0
+
+    def channel_counts(self) -> dict[str, int]:
+        return {name: state.size for name, state in self._channels.items()}
+
+    # --- subscriptions -----------------------------------------------------------------
+
+    async def subscribe(
+        self, conn: Connection, channel: str, counters: Counters, since: str | None, msg_id: Any
+    ) -> None:
+        """Subscribe, then send the ack, the replay after `since` and buffered live frames."""
+        state = self._channels.get(channel) or self._open(channel)
+        sub = Subscription(conn, channel, counters)
+        conn.subscriptions[channel] = sub
+        state.catching_up[conn] = sub
+        self._count(state, +1)
+        try:
+            await asyncio.shield(state.ready)
+            replay = await self._broker.history(channel, since)
+        except BaseException:
+            if conn.subscriptions.get(channel) is sub:
+                self._detach(sub)
+            raise
+        if conn.closing or conn.subscriptions.get(channel) is not sub:
+            return  # unsubscribed or closed while the history was read
+        self._catch_up(state, sub, replay, since, msg_id)
+
+    def unsubscribe(self, conn: Connection, channel: str) -> bool:
+        sub = conn.subscriptions.get(channel)
+        if sub is None:
+            return False
+        self._detach(sub)
+        return True
+
+    def remove(self, conn: Connection) -> None:
+        """Forget a connection that is gone (or going): every subscription is released."""
+        for sub in list(conn.subscriptions.values()):
+            self._detach(sub)
+
+    def _open(self, channel: str) -> ChannelState:
+        ready = asyncio.get_running_loop().create_future()
+        state = self._channels[channel] = ChannelState(channel, ready)
+        if self._coalesce_hz > 0:
+            state.coalescer = Coalescer(
+                lambda offset, event: self._fanout(state, offset, event), hz=self._coalesce_hz
+            )
+        self._upstream.put_nowait((True, channel, ready))
+        return state
+
+    def _detach(self, sub: Subscription) -> None:
+        conn = sub.conn
+        del conn.subscriptions[sub.channel]
+        state = self._channels.get(sub.channel)
+        if state is None:
+            return
+        if state.catching_up.pop(conn, None) is None:
+            group = state.groups.get(sub.counters)
+            if group is not None and group.pop(conn, 0) is None and not group:
+                del state.groups[sub.counters]
+        self._count(state, -1)
+        if state.size == 0:
+            del self._channels[sub.channel]
+            if state.coalescer is not None:
+                state.coalescer.close()
+            self._upstream.put_nowait((False, sub.channel, None))
+
+    def _count(self, state: ChannelState, delta: int) -> None:
+        state.size += delta
+        if self._on_count is not None:
+            self._on_count(state.name, state.size)
+
+    def _catch_up(
+        self, state: ChannelState, sub: Subscription, replay: Replay, since: str | None, msg_id: Any
+    ) -> None:
+        conn = sub.conn
+        gap = since is not None and not replay.complete
+        # `last` is where the client stands once it has read what follows the ack.
+        if since is None or gap:
+            last = replay.top
+        else:
+            last = replay.entries[-1][0] if replay.entries else since
+        self.send(
+            conn,
+            reply(
+                "subscribed",
+                msg_id,
+                channel=sub.channel,
+                offset=last,
+                recovered=since is not None and not gap,
+            ),
+        )
+        if gap:
+            self.send(conn, {"type": "resync", "channel": sub.channel, "offset": last})
+        for offset, payload in [] if gap else replay.entries:
+            frame = self._frame(sub.channel, offset, orjson.loads(payload), sub.counters)
+            if frame is not None:
+                self._write(conn, frame)
+        seen = offset_key(last) if last is not None else (-1, -1)
+        for offset, frame in sub.buffer or ():
+            if frame is not None and offset_key(offset) > seen:
+                self._write(conn, frame)
+        sub.buffer = None
+        del state.catching_up[conn]
+        state.groups.setdefault(sub.counters, {})[conn] = None
+
+    async def _upstream_worker(self) -> None:
+        while True:
+            subscribe, channel, ready = await self._upstream.get()
+            try:
+                if subscribe:
+                    await self._broker.subscribe(channel)
+                else:
+                    await self._broker.unsubscribe(channel)
+            except Exception as exc:
+                log.warning(
+                    "upstream %s failed",
+                    "subscribe" if subscribe else "unsubscribe",
+                    extra={"channel": channel, "error": repr(exc)},
+                )
+                if ready is not None and not ready.done():
+                    ready.set_exception(exc)
+                continue
+            if ready is not None and not ready.done():
+                ready.set_result(None)
+
+    # --- delivery ----------------------------------------------------------------------
+
+    def deliver(self, channel: str, offset: str, payload: bytes) -> None:
+        """The broker's listener: one publication for every local subscriber of `channel`."""
+        state = self._channels.get(channel)
+        if state is None:
+            return
+        event = orjson.loads(payload)
+        if not isinstance(event, dict):
+            log.warning("dropped a publication that is not an object", extra={"channel": channel})
+            return
+        if state.coalescer is None:
+            self._fanout(state, offset, event)
+        elif event.get("type") == "video_update":
+            state.coalescer.offer(offset, event)
+        else:
+            state.coalescer.flush()
+            self._fanout(state, offset, event)
+
+    def _fanout(self, state: ChannelState, offset: str, event: dict[str, Any]) -> None:
+        frames: dict[Counters, bytes | None] = {}
+        slow: list[Connection] = []
+        for counters, conns in state.groups.items():
+            frame = frames[counters] = self._frame(state.name, offset, event, counters)
+            if frame is not None:
+                self._write_all(conns, frame, slow)
+        for sub in state.catching_up.values():
+            if sub.counters not in frames:
+                frames[sub.counters] = self._frame(state.name, offset, event, sub.counters)
+            assert sub.buffer is not None
+            sub.buffer.append((offset, frames[sub.counters]))
+        for conn in slow:
+            self.kick(conn, CloseCode.slow_consumer, "slow consumer")
+
+    def _write_all(
+        self, conns: dict[Connection, None], frame: bytes, slow: list[Connection]
+    ) -> None:
+        # The hot loop: no await, no allocation per socket.
+        limit = self._max_pending
+        for conn in conns:
+            transport = conn.transport
+            if transport.is_closing():
+                continue
+            if transport.get_write_buffer_size() > limit:
+                slow.append(conn)
+            else:
+                transport.write(frame)
+
+    @staticmethod
+    def _frame(
+        channel: str, offset: str, event: dict[str, Any], counters: Counters
+    ) -> bytes | None:
+        message = {**event, "channel": channel, "offset": offset}
+        if counters is not None and event.get("type") == "video_update":
+            data = event.get("data") or {}
+            selected = {k: v for k, v in data.items() if k in counters}
+            if not selected:
+                return None
+            message["data"] = selected
+        return message_frame(message)
+
+    # --- single messages and closing ---------------------------------------------------
+
+    def send(self, conn: Connection, message: dict[str, Any]) -> None:
+        """Send one message to one socket, in order with fan-out frames."""
+        self._write(conn, message_frame(message))
+
+    def _write(self, conn: Connection, frame: bytes) -> None:
+        transport = conn.transport
+        if conn.closing or transport.is_closing():
+            return
+        if transport.get_write_buffer_size() > self._max_pending:
+            self.kick(conn, CloseCode.slow_consumer, "slow consumer")
+            return
+        transport.write(frame)
+
+    def kick(self, conn: Connection, code: CloseCode, reason: str) -> None:
+        """Detach `conn` now and close it with `code` in the background."""
+        if conn.closing:
+            return
+        conn.closing = True
+        self.remove(conn)
+        log.info("closing socket", extra={"code": int(code), "reason": reason})
+        task = asyncio.create_task(conn.ws.close(code=int(code), message=reason.encode()))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

@@ -1,0 +1,187 @@
+"""One client's WebSocket session: authentication, the message loop, token expiry.
+
+Messages are handled one at a time in arrival order; every client message gets exactly one
+reply (an ack or an `error`), and events are interleaved by the hub. Outgoing bytes all go
+through the hub, so the per-socket unsent-bytes bound covers replies too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from channels.authz import ChannelAuthorizer, Principal
+from channels.hub import Connection, Hub
+from channels.protocol import (
+    Auth,
+    CloseCode,
+    ErrorCode,
+    Ping,
+    ProtocolError,
+    Subscribe,
+    Unsubscribe,
+    counter_filter,
+    error,
+    parse_client_message,
+    reply,
+)
+from core.errors import Unauthorized
+
+log = logging.getLogger("streamhub.channels.session")
+
+TokenDecoder = Callable[[str], Principal]  # raises core.errors.Unauthorized
+
+
+@dataclass(frozen=True, slots=True)
+class SessionLimits:
+    max_subscriptions: int
+    token_grace_s: float
+
+
+class Session:
+    def __init__(
+        self,
+        conn: Connection,
+        *,
+        hub: Hub,
+        authorizer: ChannelAuthorizer,
+        decode_token: TokenDecoder,
+        limits: SessionLimits,
+    ) -> None:
+        self.conn = conn
+        self.principal: Principal | None = None
+        self._hub = hub
+        self._authorizer = authorizer
+        self._decode = decode_token
+        self._limits = limits
+        self._expiry: asyncio.TimerHandle | None = None
+
+    async def run(self, handshake_token: str | None, hello: dict[str, Any]) -> None:
+        if handshake_token is not None:
+            try:
+                self._authenticate(handshake_token)
+            except ProtocolError as exc:
+                self._send(error(exc.code, exc.message))
+                self._hub.kick(self.conn, CloseCode.policy, exc.code.value)
+                return
+        user_id = self.principal.user_id if self.principal else None
+        self._send({"type": "connected", "user_id": user_id, **hello})
+        async for msg in self.conn.ws:
+            if self.conn.closing:
+                break
+            if msg.type is WSMsgType.TEXT:
+                await self.handle(msg.data)
+            elif msg.type is WSMsgType.BINARY:
+                self._send(error(ErrorCode.invalid_message, "Send JSON text frames, not binary"))
+
+    def close(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+        self._hub.remove(self.conn)
+
+    async def handle(self, raw: str) -> None:
+        msg_id = None
+        try:
+            message = parse_client_message(raw)
+            msg_id = message.id
+            if isinstance(message, Subscribe):
+                await self._subscribe(message)
+            elif isinstance(message, Unsubscribe):
+                self._unsubscribe(message)
+            elif isinstance(message, Auth):
+                self._reauthenticate(message)
+            elif isinstance(message, Ping):
+                self._send(reply("pong", msg_id))
+        except ProtocolError as exc:
+            extra = {"id": msg_id} if msg_id is not None else {}
+            self._send(error(exc.code, exc.message, **{**extra, **exc.extra}))
+        except Exception:
+            log.exception("handling a client message failed")
+            self._send(
+                error(
+                    ErrorCode.unavailable,
+                    "Temporarily unable to handle this message",
+                    **({"id": msg_id} if msg_id is not None else {}),
+                )
+            )
+
+    async def _subscribe(self, message: Subscribe) -> None:
+        counters = counter_filter(message.events)
+        subscriptions = self.conn.subscriptions
+        if (
+            message.channel not in subscriptions
+            and len(subscriptions) >= self._limits.max_subscriptions
+        ):
+            raise ProtocolError(
+                ErrorCode.too_many_subscriptions,
+                f"At most {self._limits.max_subscriptions} channels per connection",
+            )
+        await self._authorizer.check(message.channel, self.principal)
+        # Subscribing again replaces the old subscription (new filter, new recovery point).
+        self._hub.unsubscribe(self.conn, message.channel)
+        await self._hub.subscribe(self.conn, message.channel, counters, message.since, message.id)
+
+    def _unsubscribe(self, message: Unsubscribe) -> None:
+        if not self._hub.unsubscribe(self.conn, message.channel):
+            raise ProtocolError(
+                ErrorCode.not_subscribed, "Not subscribed to this channel", channel=message.channel
+            )
+        self._send(reply("unsubscribed", message.id, channel=message.channel))
+
+    def _reauthenticate(self, message: Auth) -> None:
+        previous = self.principal
+        principal = self._authenticate(message.token, keep=previous)
+        self._send(
+            reply(
+                "authenticated",
+                message.id,
+                user_id=principal.user_id,
+                expires_at=principal.expires_at.isoformat(),
+            )
+        )
+
+    def _authenticate(self, token: str, *, keep: Principal | None = None) -> Principal:
+        try:
+            principal = self._decode(token)
+        except Unauthorized as exc:
+            reason = str(exc.details.get("reason", ""))
+            code = ErrorCode.token_expired if reason == "token_expired" else ErrorCode.token_invalid
+            raise ProtocolError(code, exc.message) from exc
+        if keep is not None and keep.user_id != principal.user_id:
+            raise ProtocolError(ErrorCode.user_mismatch, "A connection stays with one user")
+        self.principal = principal
+        self._schedule_expiry(principal.expires_at)
+        return principal
+
+    def _schedule_expiry(self, expires_at: datetime) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, (expires_at - datetime.now(UTC)).total_seconds())
+        self._expiry = loop.call_later(delay, self._token_expired)
+
+    def _token_expired(self) -> None:
+        grace = self._limits.token_grace_s
+        self._send({"type": "token_expired", "grace_seconds": grace})
+        self._expiry = asyncio.get_running_loop().call_later(grace, self._grace_over)
+
+    def _grace_over(self) -> None:
+        self._expiry = None
+        self._hub.kick(self.conn, CloseCode.policy, "token expired")
+
+    def _send(self, message: dict[str, Any]) -> None:
+        self._hub.send(self.conn, message)
+
+
+def handshake_token(request: web.Request) -> str | None:
+    """`Authorization: Bearer <token>`, else `?token=` (browsers cannot set headers)."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return request.query.get("token") or None
