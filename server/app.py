@@ -14,8 +14,8 @@ from redis.asyncio import Redis
 from channels.broker import MemoryBroker
 from core import passwords
 from core.tokens import TokenService
-from handlers import auth, health
-from server import docs, keys, metrics, ratelimit, routing
+from handlers import auth, comments, follows, health, profiles, videos
+from server import content, docs, keys, metrics, ratelimit, routing
 from server.config import ConfigError, Settings
 from server.middleware import access_log, cors_middleware, errors, security_headers
 from storage import db, migrate, users
@@ -23,7 +23,9 @@ from storage import db, migrate, users
 log = logging.getLogger("streamhub.app")
 
 STATIC_DIR = Path(__file__).parent / "static"
-ROUTERS = [health.routes, auth.routes]
+ROUTERS = [
+    health.routes, auth.routes, videos.routes, comments.routes, profiles.routes, follows.routes
+]
 
 
 async def postgres_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -97,6 +99,7 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.BROKER] = MemoryBroker()
     app.cleanup_ctx.append(postgres_ctx)
     app.cleanup_ctx.append(redis_ctx)
+    app.cleanup_ctx.append(content.view_counter_ctx)
     app.on_startup.append(bootstrap_admin)
     app.on_response_prepare.append(security_headers)
     routing.register(app, ROUTERS, version_prefix=settings.api_version)

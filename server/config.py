@@ -107,6 +107,21 @@ class Settings(BaseSettings):
     )
     metrics_token: str | None = Field(default=None, alias="METRICS_TOKEN")
 
+    # --- content (issue 3) ----------------------------------------------------------------
+    # Seconds between flushes of the view counts buffered in Redis into Postgres.
+    view_flush_interval_seconds: float = Field(
+        default=2.0, gt=0, le=3600, alias="VIEW_FLUSH_INTERVAL_SECONDS"
+    )
+    # The same viewer (account, or IP + user agent) counts once per video in this window.
+    view_dedup_window_seconds: int = Field(
+        default=3600, ge=1, le=30 * 86400, alias="VIEW_DEDUP_WINDOW_SECONDS"
+    )
+    # A view batch some node started flushing this long ago and never finished (the node
+    # died) is applied by the next node that flushes. Applying is idempotent either way.
+    view_batch_recover_after_seconds: float = Field(
+        default=30.0, ge=0, alias="VIEW_BATCH_RECOVER_AFTER_SECONDS"
+    )
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:

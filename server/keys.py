@@ -15,6 +15,7 @@ from server.config import Settings
 if TYPE_CHECKING:
     from server.metrics import Metrics
     from server.ratelimit import Network, RateLimiter
+    from counters.views import ViewCounter
     from server.routing import Endpoint
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -27,5 +28,7 @@ ENDPOINTS = web.AppKey("endpoints", list["Endpoint"])
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 RATE_LIMITER: web.AppKey[RateLimiter] = web.AppKey("rate_limiter")  # absent when disabled
 TRUSTED_PROXIES: web.AppKey[tuple[Network, ...]] = web.AppKey("trusted_proxies")
+# Content (issue 3): this node's view counter (Redis buffer + flusher).
+VIEWS: web.AppKey[ViewCounter] = web.AppKey("views")
 
 REQUEST_ID = web.RequestKey("request_id", str)

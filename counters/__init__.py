@@ -1,0 +1,1 @@
+"""Counters buffered in Redis and flushed to Postgres (neither storage nor sockets)."""

@@ -1,0 +1,195 @@
+"""Videos as CLUTCH's "Video Model Structure" and "Video Endpoints" write them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+
+from handlers.schemas.common import RequestModel
+from handlers.schemas.pagination import PageQuery, Pagination
+from storage.likes import Action, UserAction
+from storage.videos import Video
+
+MAX_TAGS = 20
+MAX_TAG_LENGTH = 30
+MAX_DURATION_SECONDS = 24 * 3600
+MAX_URL_LENGTH = 2048
+
+Visibility = Literal["public", "unlisted", "private"]
+# A playable address: an http(s) URL or a path on this server (e.g. /static/...).
+Url = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, max_length=MAX_URL_LENGTH, pattern=r"^(https?://|/)\S+$"
+    ),
+]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Description = Annotated[str, StringConstraints(max_length=5000)]
+Category = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=50)]
+Tag = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, to_lower=True, min_length=1, max_length=MAX_TAG_LENGTH
+    ),
+]
+
+
+def _unique(tags: list[str]) -> list[str]:
+    return list(dict.fromkeys(tags))
+
+
+Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(_unique)]
+
+
+class VideoCreate(RequestModel):
+    """What an author sets. With a `video_url` the video is ready and published at once."""
+
+    title: Title
+    description: Description = ""
+    video_url: Url | None = None
+    thumbnail_url: Url | None = None
+    duration: int = Field(default=0, ge=0, le=MAX_DURATION_SECONDS, description="Seconds")
+    tags: Tags = Field(default_factory=list)
+    category: Category = ""
+    visibility: Visibility = "public"
+
+    def fields(self) -> dict[str, object]:
+        return _columns(self.model_dump())
+
+
+def _columns(values: dict[str, object]) -> dict[str, object]:
+    """Field values as columns: a null URL clears it (""); other nulls mean "unchanged"."""
+    columns = {}
+    for name, value in values.items():
+        if name in ("video_url", "thumbnail_url"):
+            columns[name] = value or ""
+        elif value is not None:
+            columns[name] = value
+    return columns
+
+
+class VideoPatch(RequestModel):
+    """A partial update: only the fields sent change."""
+
+    title: Title | None = None
+    description: Description | None = None
+    video_url: Url | None = None
+    thumbnail_url: Url | None = None
+    duration: int | None = Field(default=None, ge=0, le=MAX_DURATION_SECONDS)
+    tags: Tags | None = None
+    category: Category | None = None
+    visibility: Visibility | None = None
+
+    def changes(self) -> dict[str, object]:
+        return _columns(self.model_dump(exclude_unset=True))
+
+
+class VideoListQuery(PageQuery):
+    category: Category | None = None
+    tags: str | None = Field(default=None, max_length=1000, description="Comma-separated; any")
+    sort: Literal["latest", "popular", "trending"] | None = Field(
+        default=None, description="latest (default), popular or trending; with q, relevance"
+    )
+    q: str | None = Field(
+        default=None, min_length=1, max_length=200, description="Searches title and description"
+    )
+
+    def tag_list(self) -> list[str]:
+        tags = [t.strip().lower() for t in (self.tags or "").split(",") if t.strip()]
+        return _unique(tags)[:MAX_TAGS]
+
+
+class VideoAuthor(BaseModel):
+    id: uuid.UUID
+    username: str
+    display_name: str
+    avatar_url: str
+    follower_count: int
+    verified: bool
+
+
+class VideoMetrics(BaseModel):
+    watch_time_minutes: float
+    engagement_rate: float = Field(description="(likes + dislikes + comments) / views")
+    retention_curve: list[float]
+
+
+class VideoOut(BaseModel):
+    id: uuid.UUID
+    title: str
+    description: str
+    thumbnail_url: str
+    video_url: str
+    duration: int
+    view_count: int
+    like_count: int
+    dislike_count: int
+    comment_count: int
+    author: VideoAuthor
+    tags: list[str]
+    category: str
+    visibility: Visibility
+    published_at: datetime | None
+    updated_at: datetime
+    processing_status: Literal["uploaded", "processing", "ready", "error"]
+    quality_variants: dict[str, str]
+    metrics: VideoMetrics
+
+    @classmethod
+    def of(cls, video: Video, *, buffered_views: int = 0) -> VideoOut:
+        views = video.view_count + buffered_views
+        engaged = video.like_count + video.dislike_count + video.comment_count
+        return cls(
+            id=video.id,
+            title=video.title,
+            description=video.description,
+            thumbnail_url=video.thumbnail_url,
+            video_url=video.video_url,
+            duration=video.duration,
+            view_count=views,
+            like_count=video.like_count,
+            dislike_count=video.dislike_count,
+            comment_count=video.comment_count,
+            author=VideoAuthor.model_validate(video.author, from_attributes=True),
+            tags=list(video.tags),
+            category=video.category,
+            visibility=video.visibility,  # type: ignore[arg-type]
+            published_at=video.published_at,
+            updated_at=video.updated_at,
+            processing_status=video.processing_status,  # type: ignore[arg-type]
+            quality_variants=video.quality_variants,
+            metrics=VideoMetrics(
+                watch_time_minutes=round(video.watch_time_seconds / 60, 2),
+                engagement_rate=round(engaged / views, 4) if views else 0.0,
+                retention_curve=list(video.retention_curve),
+            ),
+        )
+
+
+class VideoList(BaseModel):
+    videos: list[VideoOut]
+    pagination: Pagination
+
+
+class ViewRequest(RequestModel):
+    watch_time_seconds: float | None = Field(default=None, ge=0, le=MAX_DURATION_SECONDS)
+    quality: str | None = Field(default=None, max_length=20)
+
+
+class ViewResponse(BaseModel):
+    success: bool = True
+    new_view_count: int
+
+
+class LikeRequest(RequestModel):
+    action: Action
+
+
+class LikeResponse(BaseModel):
+    success: bool = True
+    user_action: UserAction
+    like_count: int
+    dislike_count: int
