@@ -16,12 +16,16 @@ import asyncio
 import hmac
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.registry import Collector
 
+from channels.stats import HubStats
 from core.errors import Forbidden
 from server import keys
 from server.config import Settings
@@ -39,65 +43,54 @@ REDIS_PING_TIMEOUT_S = 1.0
 CLIENT_CLOSED = 499
 
 
-class WebSocketMetrics:
-    """What the WebSocket hub reports. The hub gets this object and never imports `server`."""
+class RealtimeCollector(Collector):
+    """Reads the realtime node's counters (`channels.stats.HubStats`) at scrape time.
 
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.connections = Gauge(
-            "streamhub_ws_connections",
-            "Open WebSocket connections on this node",
-            registry=registry,
+    The hub counts with plain integers and never imports this module. Before the node is
+    wired (or in an app without one), every figure is 0, so dashboards and alerts still find
+    their series.
+    """
+
+    def __init__(self, app: web.Application) -> None:
+        self._app = app
+
+    def _node(self) -> Any:
+        return self._app.get(keys.REALTIME) if hasattr(keys, "REALTIME") else None
+
+    def collect(self) -> Iterator[Metric]:
+        node = self._node()
+        hub = getattr(node, "hub", None)
+        stats = getattr(hub, "stats", None) or HubStats()
+        subscriptions = sum(hub.channel_counts().values()) if hub is not None else 0
+        yield GaugeMetricFamily(
+            "streamhub_ws_connections", "Open WebSocket connections on this node",
+            value=stats.connections,
         )
-        self.subscriptions = Gauge(
+        yield GaugeMetricFamily(
             "streamhub_ws_subscriptions",
-            "Channel subscriptions held by this node's connections",
-            registry=registry,
+            "Channel subscriptions held by this node's connections", value=subscriptions,
         )
-        self.messages_in = Counter(
-            "streamhub_ws_messages_in",
-            "Frames received from clients",
-            ["type"],
-            registry=registry,
+        messages_in = CounterMetricFamily(
+            "streamhub_ws_messages_in", "Frames received from clients", labels=["type"]
         )
-        self.messages_out = Counter(
-            "streamhub_ws_messages_out", "Frames queued to clients", registry=registry
+        for frame_type, count in sorted(stats.messages_in.items()):
+            messages_in.add_metric([frame_type], count)
+        yield messages_in
+        yield CounterMetricFamily(
+            "streamhub_ws_messages_out", "Frames written to clients", value=stats.messages_out
         )
-        self.slow_consumers_dropped = Counter(
+        yield CounterMetricFamily(
             "streamhub_ws_slow_consumers_dropped",
-            "Connections closed because their send queue was full",
-            registry=registry,
+            "Connections closed because their unsent bytes passed WS_MAX_PENDING_BYTES",
+            value=stats.slow_consumers_dropped,
         )
-        self.rejected = Counter(
-            "streamhub_ws_rejected",
-            "Frames or connections refused by a WebSocket limit",
-            ["reason"],
-            registry=registry,
+        rejected = CounterMetricFamily(
+            "streamhub_ws_rejected", "Frames or connections refused by a WebSocket limit",
+            labels=["reason"],
         )
-
-    def connection_opened(self) -> None:
-        self.connections.inc()
-
-    def connection_closed(self) -> None:
-        self.connections.dec()
-
-    def subscribed(self, count: int = 1) -> None:
-        self.subscriptions.inc(count)
-
-    def unsubscribed(self, count: int = 1) -> None:
-        self.subscriptions.dec(count)
-
-    def message_in(self, frame_type: str) -> None:
-        self.messages_in.labels(type=frame_type).inc()
-
-    def message_out(self, count: int = 1) -> None:
-        self.messages_out.inc(count)
-
-    def slow_consumer_dropped(self) -> None:
-        self.slow_consumers_dropped.inc()
-
-    def limit_rejected(self, reason: str) -> None:
-        """`reason` is `messages` (frame rate) or `connections` (too many per user)."""
-        self.rejected.labels(reason=reason).inc()
+        rejected.add_metric(["messages"], stats.rejected_messages)
+        rejected.add_metric(["connections"], stats.rejected_connections)
+        yield rejected
 
 
 class Metrics:
@@ -155,7 +148,6 @@ class Metrics:
             "Unix time of this node's last successful view-buffer flush",
             registry=registry,
         )
-        self.ws = WebSocketMetrics(registry)
         # Children cached by label values: `.labels()` takes a lock on every call.
         self._requests: dict[tuple[str, str, int], Counter] = {}
         self._durations: dict[tuple[str, str], Histogram] = {}
@@ -272,6 +264,7 @@ async def metrics_view(request: web.Request) -> web.Response:
 
 def setup(app: web.Application, settings: Settings) -> None:
     """Create this app's registry and serve it at GET /metrics (outside /api: no rate limit)."""
-    app[keys.METRICS] = Metrics()
+    app[keys.METRICS] = metrics = Metrics()
+    metrics.registry.register(RealtimeCollector(app))
     app[ALLOWED_NETWORKS] = parse_networks(settings.metrics_allowed_networks)
     app.router.add_get("/metrics", metrics_view)
