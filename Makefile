@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PACKAGES := server channels handlers storage core counters devservices
 
-.PHONY: run test lint migrate seed clean-var
+.PHONY: run test lint migrate seed clean-var loadtest bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,15 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy $(PACKAGES) run.py
+
+# A bounded headless Locust run against a fresh local node with seeded data; CSV and HTML
+# reports in loadtests/reports/. Override e.g. `make loadtest LOADTEST_ARGS="--users 100"`.
+loadtest: $(STAMP)
+	$(BIN)/python loadtests/run_loadtest.py $(LOADTEST_ARGS)
+
+# The HTTP figures of BENCHMARKS.md (p50/p95/p99 per endpoint, ratio to an empty handler).
+bench: $(STAMP)
+	$(BIN)/python loadtests/http_bench.py $(BENCH_ARGS)
 
 clean-var:
 	rm -rf var
