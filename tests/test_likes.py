@@ -1,0 +1,136 @@
+"""Likes of videos and comments: idempotent, and counts equal to rows under concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from typing import Any
+
+from server import keys
+from storage import integrity
+from tests.content import create_video, error_of, events, make_user, make_users
+
+
+async def like(client: Any, path: str, action: str, headers: dict[str, str]) -> dict[str, Any]:
+    resp = await client.post(path, json={"action": action}, headers=headers)
+    assert resp.status == 200, await resp.text()
+    body: dict[str, Any] = await resp.json()
+    return body
+
+
+async def rows(client: Any, target_id: str, action: str) -> int:
+    count: int = await client.app[keys.DB].fetchval(
+        "SELECT count(*) FROM likes WHERE target_id = $1 AND action = $2",
+        uuid.UUID(target_id),
+        action,
+    )
+    return count
+
+
+async def test_like_dislike_remove_are_idempotent(client: Any) -> None:
+    _, author = await make_user(client, role="creator")
+    video = await create_video(client, author)
+    _, fan = await make_user(client)
+    path = f"/api/videos/{video['id']}/like"
+    expected = [
+        ("like", "liked", 1, 0),
+        ("like", "liked", 1, 0),
+        ("dislike", "disliked", 0, 1),
+        ("dislike", "disliked", 0, 1),
+        ("remove", "none", 0, 0),
+        ("remove", "none", 0, 0),
+        ("like", "liked", 1, 0),
+    ]
+    for action, user_action, likes, dislikes in expected:
+        assert await like(client, path, action, fan) == {
+            "success": True, "user_action": user_action,
+            "like_count": likes, "dislike_count": dislikes,
+        }  # fmt: skip
+    got = await (await client.get(f"/api/videos/{video['id']}")).json()
+    assert (got["like_count"], got["dislike_count"]) == (1, 0)
+    me = await (await client.get("/api/auth/me", headers=author)).json()
+    assert me["profile"]["total_likes_received"] == 1
+    update = events(client, f"video:{video['id']}")[-1]
+    assert update["type"] == "video_update" and update["data"]["like_count"] == 1
+
+
+async def test_like_errors(client: Any) -> None:
+    _, author = await make_user(client, role="creator")
+    video = await create_video(client, author)
+    private = await create_video(client, author, visibility="private")
+    _, fan = await make_user(client)
+    path = f"/api/videos/{video['id']}/like"
+    await error_of(await client.post(path, json={"action": "like"}), 401)
+    error = await error_of(await client.post(path, json={"action": "love"}, headers=fan), 400)
+    assert "action" in error["field_errors"]
+    await error_of(await client.post(path, json={}, headers=fan), 400)
+    for bad in (f"/api/videos/{uuid.uuid4()}/like", f"/api/videos/{private['id']}/like"):
+        await error_of(await client.post(bad, json={"action": "like"}, headers=fan), 404)
+    await error_of(
+        await client.post("/api/videos/x/like", json={"action": "like"}, headers=fan), 400
+    )
+    for bad in (f"/api/comments/{uuid.uuid4()}/like", "/api/comments/x/like"):
+        resp = await client.post(bad, json={"action": "like"}, headers=fan)
+        assert resp.status in (400, 404)
+
+
+async def test_comment_likes_and_user_interaction(client: Any) -> None:
+    _, author = await make_user(client, role="creator")
+    video = await create_video(client, author)
+    (_, alice), (_, bob) = await make_users(client, 2)
+    resp = await client.post(
+        f"/api/videos/{video['id']}/comments", json={"content": "nice"}, headers=alice
+    )
+    comment = await resp.json()
+    path = f"/api/comments/{comment['id']}/like"
+    assert (await like(client, path, "like", bob))["like_count"] == 1
+    assert (await like(client, path, "dislike", alice))["dislike_count"] == 1
+
+    async def interaction(headers: dict[str, str] | None) -> dict[str, bool]:
+        body = await (
+            await client.get(f"/api/videos/{video['id']}/comments", headers=headers or {})
+        ).json()
+        result: dict[str, bool] = body["comments"][0]["user_interaction"]
+        return result
+
+    assert await interaction(bob) == {"liked": True, "disliked": False}
+    assert await interaction(alice) == {"liked": False, "disliked": True}
+    assert await interaction(None) == {"liked": False, "disliked": False}
+    published = events(client, f"video:{video['id']}")[-1]
+    assert published["type"] == "comment_updated"
+    assert published["comment"]["like_count"] == 1 and published["comment"]["dislike_count"] == 1
+
+
+async def test_200_concurrent_clients_keep_counts_equal_to_rows(client: Any) -> None:
+    _, author = await make_user(client, role="creator")
+    video = await create_video(client, author)
+    resp = await client.post(
+        f"/api/videos/{video['id']}/comments", json={"content": "hot take"}, headers=author
+    )
+    comment = await resp.json()
+    people = await make_users(client, 200)
+    rng = random.Random(7)
+    video_path = f"/api/videos/{video['id']}/like"
+    comment_path = f"/api/comments/{comment['id']}/like"
+
+    async def storm(headers: dict[str, str]) -> None:
+        # Several actions per client, sent at once, so one user's actions also race each other.
+        actions = [rng.choice(["like", "dislike", "remove"]) for _ in range(3)]
+        await asyncio.gather(
+            *(like(client, video_path, action, headers) for action in actions),
+            like(client, comment_path, rng.choice(["like", "dislike", "remove"]), headers),
+        )
+
+    await asyncio.gather(*(storm(headers) for _, headers in people))
+
+    got = await (await client.get(f"/api/videos/{video['id']}")).json()
+    assert got["like_count"] == await rows(client, video["id"], "like")
+    assert got["dislike_count"] == await rows(client, video["id"], "dislike")
+    assert got["like_count"] + got["dislike_count"] > 0
+    listed = await (await client.get(f"/api/videos/{video['id']}/comments")).json()
+    assert listed["comments"][0]["like_count"] == await rows(client, comment["id"], "like")
+    assert listed["comments"][0]["dislike_count"] == await rows(client, comment["id"], "dislike")
+    me = await (await client.get("/api/auth/me", headers=author)).json()
+    assert me["profile"]["total_likes_received"] == got["like_count"]
+    assert set((await integrity.drift(client.app[keys.DB])).values()) == {0}

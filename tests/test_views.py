@@ -1,0 +1,181 @@
+"""Views: deduplicated per viewer and window, buffered in Redis, flushed exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from counters.views import ViewCounter
+from server import keys
+from server.app import create_app
+from storage import integrity, videos
+from tests.conftest import make_settings
+from tests.content import create_video, error_of, events, make_user, make_users
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any, engines: Any) -> TestClient:
+    """The app with a flusher that never fires on its own: each test flushes when it wants."""
+    settings = make_settings(engines, VIEW_FLUSH_INTERVAL_SECONDS=3600)
+    return await aiohttp_client(create_app(settings))
+
+
+async def flush(client: TestClient, *, recover_after: float = 30.0) -> int:
+    applied: int = await client.app[keys.VIEWS].flush(
+        client.app[keys.DB], recover_after_seconds=recover_after
+    )
+    return applied
+
+
+async def db_views(client: TestClient, video_id: str) -> int:
+    count: int = await client.app[keys.DB].fetchval(
+        "SELECT view_count FROM videos WHERE id = $1", uuid.UUID(video_id)
+    )
+    return count
+
+
+async def view(client: TestClient, video_id: str, **kwargs: Any) -> int:
+    resp = await client.post(f"/api/videos/{video_id}/view", **kwargs)
+    assert resp.status == 200, await resp.text()
+    body = await resp.json()
+    assert body["success"] is True
+    count: int = body["new_view_count"]
+    return count
+
+
+async def test_same_viewer_counts_once_per_window(client: TestClient) -> None:
+    _, author = await make_user(client, role="creator")
+    video = await create_video(client, author)
+    (_, alice), (_, bob) = await make_users(client, 2)
+    assert await view(client, video["id"], headers=alice) == 1
+    assert await view(client, video["id"], headers=alice, json={"watch_time_seconds": 30}) == 1
+    assert await view(client, video["id"], headers=bob) == 2
+    # Anonymous viewers are told apart by IP + user agent.
+    assert await view(client, video["id"], headers={"User-Agent": "tv"}) == 3
+    assert await view(client, video["id"], headers={"User-Agent": "tv"}) == 3
+    assert await view(client, video["id"], headers={"User-Agent": "phone"}) == 4
+
+
+async def test_views_are_buffered_then_flushed(client: TestClient) -> None:
+    author_user, author = await make_user(client, role="creator")
+    video = await create_video(client, author)
+    viewers = await make_users(client, 5)
+    for _, headers in viewers:
+        await view(client, video["id"], headers=headers, json={"watch_time_seconds": 60})
+    assert await db_views(client, video["id"]) == 0  # the hot path never touched the row
+    got = await (await client.get(f"/api/videos/{video['id']}")).json()
+    assert got["view_count"] == 5  # the buffer is included
+    assert await flush(client) == 1
+    assert await db_views(client, video["id"]) == 5
+    got = await (await client.get(f"/api/videos/{video['id']}")).json()
+    assert got["view_count"] == 5
+    assert got["metrics"]["watch_time_minutes"] == 5.0
+    me = await (await client.get("/api/auth/me", headers=author)).json()
+    assert me["profile"]["total_views"] == 5
+    assert await flush(client) == 0  # nothing pending
+    assert set((await integrity.drift(client.app[keys.DB])).values()) == {0}
+    assert author_user.id
+
+
+async def test_concurrent_views_all_count(client: TestClient) -> None:
+    _, author = await make_user(client, role="creator")
+    video = await create_video(client, author)
+    viewers = await make_users(client, 40)
+    counts = await asyncio.gather(*(view(client, video["id"], headers=h) for _, h in viewers))
+    assert sorted(counts) == list(range(1, 41))
+    await flush(client)
+    assert await db_views(client, video["id"]) == 40
+
+
+async def test_a_node_dying_mid_flush_loses_nothing_and_counts_nothing_twice(
+    client: TestClient,
+) -> None:
+    _, author = await make_user(client, role="creator")
+    video = await create_video(client, author)
+    counter: ViewCounter = client.app[keys.VIEWS]
+    pool = client.app[keys.DB]
+    for i in range(3):
+        await counter.record(uuid.UUID(video["id"]), f"viewer-{i}")
+
+    # Node A moves the pending views to its batch, then dies before applying it.
+    orphan = await counter.start_batch()
+    assert orphan is not None
+    await counter.record(uuid.UUID(video["id"]), "viewer-late")  # lands in a new pending hash
+    assert await view(client, video["id"], headers={"User-Agent": "x"}) == 5  # batch still counted
+
+    # Node B flushes: the orphan is recovered once stale (here: at once) and applied once.
+    assert await flush(client, recover_after=0) == 2
+    assert await db_views(client, video["id"]) == 5
+
+    # Node C applied a batch and died before deleting it: the retry is recognised.
+    await counter.record(uuid.UUID(video["id"]), "viewer-again")
+    batch = await counter.start_batch()
+    assert batch is not None
+    raw = await client.app[keys.REDIS].hgetall(batch)
+    # The apply half of apply_batch, without the Redis cleanup that follows it.
+    views = {uuid.UUID(k.decode()[2:]): int(v) for k, v in raw.items() if k.startswith(b"v:")}
+    assert await videos.apply_views(pool, batch_id=batch, views=views, watch_seconds={})
+    assert await db_views(client, video["id"]) == 6
+    assert await flush(client, recover_after=0) == 0  # recovered, recognised, not re-applied
+    assert await db_views(client, video["id"]) == 6
+    assert await client.app[keys.REDIS].scard("views:batches") == 0
+
+
+async def test_background_flusher_and_final_flush_on_shutdown(
+    aiohttp_client: Any, engines: Any
+) -> None:
+    app = create_app(make_settings(engines, VIEW_FLUSH_INTERVAL_SECONDS=0.05))
+    client = await aiohttp_client(app)
+    _, author = await make_user(client, role="creator")
+    video = await create_video(client, author)
+    await view(client, video["id"])
+    for _ in range(200):  # the flusher runs every 50 ms
+        if await db_views(client, video["id"]) == 1:
+            break
+        await asyncio.sleep(0.05)
+    assert await db_views(client, video["id"]) == 1
+
+    slow = await aiohttp_client(
+        create_app(make_settings(engines, VIEW_FLUSH_INTERVAL_SECONDS=3600))
+    )
+    await view(slow, video["id"], headers={"User-Agent": "other"})
+    pool = client.app[keys.DB]
+    await slow.close()  # a clean shutdown flushes what is buffered
+    assert (
+        await pool.fetchval("SELECT view_count FROM videos WHERE id = $1", uuid.UUID(video["id"]))
+        == 2
+    )
+
+
+async def test_view_publishes_video_update(client: TestClient) -> None:
+    _, author = await make_user(client, role="creator")
+    video = await create_video(client, author)
+    await view(client, video["id"])
+    await view(client, video["id"])  # deduplicated: no second event
+    updates = events(client, f"video:{video['id']}")
+    assert updates == [
+        {
+            "type": "video_update",
+            "video_id": video["id"],
+            "data": {"view_count": 1, "like_count": 0, "dislike_count": 0, "comment_count": 0},
+        }
+    ]
+
+
+async def test_view_errors(client: TestClient) -> None:
+    _, author = await make_user(client, role="creator")
+    private = await create_video(client, author, visibility="private")
+    await error_of(await client.post(f"/api/videos/{uuid.uuid4()}/view"), 404)
+    await error_of(await client.post("/api/videos/nope/view"), 400)
+    await error_of(await client.post(f"/api/videos/{private['id']}/view"), 404)
+    resp = await client.post(
+        f"/api/videos/{private['id']}/view", json={"watch_time_seconds": -1}, headers=author
+    )
+    assert "watch_time_seconds" in (await error_of(resp, 400))["field_errors"]
+    bad = {"Authorization": "Bearer expired.or.bogus"}
+    await error_of(await client.post(f"/api/videos/{private['id']}/view", headers=bad), 401)
+    assert await view(client, private["id"], headers=author) == 1  # the author may watch it
