@@ -1,8 +1,9 @@
 """Who may subscribe to which channel.
 
-`video:{id}` is open to everyone for public and unlisted videos, and to the author and admins
-for private ones; `user:{id}` only to that user. The video's author and visibility come from a
-lookup the server wires in (channels/ does not import storage/).
+`video:{id}` is open to everyone for public and unlisted ready videos, and to the author and
+admins for the rest (private, or not processed yet); `user:{id}` only to that user. The video's
+author and visibility come from a lookup the server wires in (channels/ does not import
+storage/).
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ class ChannelAuthorizer:
             raise ProtocolError(ErrorCode.not_found, "No such video")
         if video.visibility != "private":
             return
-        if principal is None:
-            raise ProtocolError(ErrorCode.unauthorized, "Authenticate to follow a private video")
-        if principal.role != "admin" and principal.user_id != video.author_id:
-            raise ProtocolError(ErrorCode.forbidden, "This video is private")
+        # As over REST, a private video is "not found" for others, so its id does not leak.
+        if principal is None or (
+            principal.role != "admin" and principal.user_id != video.author_id
+        ):
+            raise ProtocolError(ErrorCode.not_found, "No such video")

@@ -25,6 +25,7 @@ from channels.broker import Broker, Replay
 from channels.coalescer import Coalescer
 from channels.frames import message_frame
 from channels.protocol import CloseCode, offset_key, reply
+from channels.stats import HubStats
 
 log = logging.getLogger("streamhub.channels.hub")
 
@@ -86,6 +87,7 @@ class Hub:
         )
         self._tasks: set[asyncio.Task[Any]] = set()
         self._worker: asyncio.Task[None] | None = None
+        self.stats = HubStats()  # read by server/metrics.py at scrape time
         broker.set_listener(self.deliver)
 
     # --- lifecycle ---------------------------------------------------------------------
@@ -251,17 +253,24 @@ class Hub:
             self._fanout(state, offset, event)
 
     def _fanout(self, state: ChannelState, offset: str, event: dict[str, Any]) -> None:
+        # Only `video_update` differs by counter filter; anything else is one frame for all.
+        per_filter = event.get("type") == "video_update"
         frames: dict[Counters, bytes | None] = {}
+
+        def frame_for(counters: Counters) -> bytes | None:
+            key = counters if per_filter else None
+            if key not in frames:
+                frames[key] = self._frame(state.name, offset, event, key)
+            return frames[key]
+
         slow: list[Connection] = []
         for counters, conns in state.groups.items():
-            frame = frames[counters] = self._frame(state.name, offset, event, counters)
+            frame = frame_for(counters)
             if frame is not None:
                 self._write_all(conns, frame, slow)
         for sub in state.catching_up.values():
-            if sub.counters not in frames:
-                frames[sub.counters] = self._frame(state.name, offset, event, sub.counters)
             assert sub.buffer is not None
-            sub.buffer.append((offset, frames[sub.counters]))
+            sub.buffer.append((offset, frame_for(sub.counters)))
         for conn in slow:
             self.kick(conn, CloseCode.slow_consumer, "slow consumer")
 
@@ -270,14 +279,17 @@ class Hub:
     ) -> None:
         # The hot loop: no await, no allocation per socket.
         limit = self._max_pending
+        skipped = 0
         for conn in conns:
             transport = conn.transport
             if transport.is_closing():
-                continue
-            if transport.get_write_buffer_size() > limit:
+                skipped += 1
+            elif transport.get_write_buffer_size() > limit:
+                skipped += 1
                 slow.append(conn)
             else:
                 transport.write(frame)
+        self.stats.messages_out += len(conns) - skipped
 
     @staticmethod
     def _frame(
@@ -306,6 +318,7 @@ class Hub:
             self.kick(conn, CloseCode.slow_consumer, "slow consumer")
             return
         transport.write(frame)
+        self.stats.messages_out += 1
 
     def kick(self, conn: Connection, code: CloseCode, reason: str) -> None:
         """Detach `conn` now and close it with `code` in the background."""
@@ -313,6 +326,8 @@ class Hub:
             return
         conn.closing = True
         self.remove(conn)
+        if code is CloseCode.slow_consumer:
+            self.stats.slow_consumers_dropped += 1
         log.info("closing socket", extra={"code": int(code), "reason": reason})
         task = asyncio.create_task(conn.ws.close(code=int(code), message=reason.encode()))
         self._tasks.add(task)

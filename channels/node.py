@@ -95,11 +95,13 @@ class Node:
             limits=self._limits,
         )
         self._connections.add(conn)
+        self.hub.stats.connections += 1
         try:
             await session.run(token, self._hello())
         finally:
             session.close()
             self._connections.discard(conn)
+            self.hub.stats.connections -= 1
         return ws
 
     def _hello(self) -> dict[str, object]:

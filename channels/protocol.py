@@ -15,7 +15,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 # Fields a `subscribe` may select in `video_update.data` (CLUTCH's `events`).
-VIDEO_COUNTERS = frozenset({"view_count", "like_count", "comment_count"})
+VIDEO_COUNTERS = frozenset({"view_count", "like_count", "dislike_count", "comment_count"})
 OFFSET_PATTERN = re.compile(r"^\d{1,20}-\d{1,20}$")
 
 

@@ -68,7 +68,8 @@ class Session:
                 self._authenticate(handshake_token)
             except ProtocolError as exc:
                 self._send(error(exc.code, exc.message))
-                self._hub.kick(self.conn, CloseCode.policy, exc.code.value)
+                self.conn.closing = True
+                await self.conn.ws.close(code=CloseCode.policy, message=exc.code.value.encode())
                 return
         user_id = self.principal.user_id if self.principal else None
         self._send({"type": "connected", "user_id": user_id, **hello})
@@ -87,9 +88,11 @@ class Session:
 
     async def handle(self, raw: str) -> None:
         msg_id = None
+        message: Auth | Subscribe | Unsubscribe | Ping | None = None
         try:
             message = parse_client_message(raw)
             msg_id = message.id
+            self._hub.stats.message_in(message.type)
             if isinstance(message, Subscribe):
                 await self._subscribe(message)
             elif isinstance(message, Unsubscribe):
@@ -99,6 +102,8 @@ class Session:
             elif isinstance(message, Ping):
                 self._send(reply("pong", msg_id))
         except ProtocolError as exc:
+            if message is None:
+                self._hub.stats.message_in("invalid")
             extra = {"id": msg_id} if msg_id is not None else {}
             self._send(error(exc.code, exc.message, **{**extra, **exc.extra}))
         except Exception:

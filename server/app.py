@@ -11,11 +11,10 @@ from pathlib import Path
 from aiohttp import web
 from redis.asyncio import Redis
 
-from channels.broker import MemoryBroker
 from core import passwords
 from core.tokens import TokenService
-from handlers import auth, comments, follows, health, profiles, videos
-from server import content, docs, keys, metrics, ratelimit, routing
+from handlers import auth, comments, follows, health, live, profiles, videos
+from server import content, docs, keys, metrics, ratelimit, realtime, routing
 from server.config import ConfigError, Settings
 from server.middleware import access_log, cors_middleware, errors, security_headers
 from storage import db, migrate, users
@@ -24,7 +23,8 @@ log = logging.getLogger("streamhub.app")
 
 STATIC_DIR = Path(__file__).parent / "static"
 ROUTERS = [
-    health.routes, auth.routes, videos.routes, comments.routes, profiles.routes, follows.routes
+    health.routes, auth.routes, videos.routes, comments.routes, profiles.routes, follows.routes,
+    live.routes,
 ]
 
 
@@ -95,11 +95,10 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[keys.SETTINGS] = settings
     app[keys.TOKENS] = token_service(settings)
-    # The realtime issue replaces this with the Redis broker for many nodes.
-    app[keys.BROKER] = MemoryBroker()
     app.cleanup_ctx.append(postgres_ctx)
     app.cleanup_ctx.append(redis_ctx)
     app.cleanup_ctx.append(content.view_counter_ctx)
+    realtime.setup(app, settings)  # sets app[keys.BROKER]; serves /ws
     app.on_startup.append(bootstrap_admin)
     app.on_response_prepare.append(security_headers)
     routing.register(app, ROUTERS, version_prefix=settings.api_version)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import ipaddress
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import limits
 from pydantic import Field, field_validator
@@ -121,6 +121,30 @@ class Settings(BaseSettings):
     view_batch_recover_after_seconds: float = Field(
         default=30.0, ge=0, alias="VIEW_BATCH_RECOVER_AFTER_SECONDS"
     )
+
+    # --- realtime (issue 4) ---------------------------------------------------------------
+    # memory: one process only (tests, demos); redis: pub/sub + streams, any number of nodes.
+    broker: Literal["memory", "redis"] = Field(default="redis", alias="BROKER")
+    # Protocol-level ping every N seconds; a client that misses the pong is disconnected.
+    ws_heartbeat_seconds: float = Field(default=25.0, gt=0, alias="WS_HEARTBEAT_SECONDS")
+    # Largest frame a client may send; bigger ones close the socket with 1009.
+    ws_max_message_bytes: int = Field(default=64 * 1024, ge=1024, alias="WS_MAX_MESSAGE_BYTES")
+    # Unsent bytes a socket may hold before it is closed with 4008 (slow consumer).
+    ws_max_pending_bytes: int = Field(default=1024 * 1024, ge=4096, alias="WS_MAX_PENDING_BYTES")
+    # How long a closing handshake may take before the connection is dropped.
+    ws_close_timeout_seconds: float = Field(default=5.0, gt=0, alias="WS_CLOSE_TIMEOUT_SECONDS")
+    ws_max_subscriptions: int = Field(default=64, ge=1, alias="WS_MAX_SUBSCRIPTIONS")
+    # After `token_expired`, time the client has to send a fresh token before a 1008 close.
+    ws_token_grace_seconds: float = Field(default=30.0, ge=0, alias="WS_TOKEN_GRACE_SECONDS")
+    # At most this many video_update messages per second per channel (0 = no coalescing).
+    coalesce_hz: float = Field(default=10.0, ge=0, alias="COALESCE_HZ")
+    # Publications kept per channel for recovery (approximate, Redis MAXLEN ~) and how long
+    # a quiet channel's history lives.
+    history_size: int = Field(default=1000, ge=1, alias="HISTORY_SIZE")
+    history_ttl_seconds: int = Field(default=3600, ge=0, alias="HISTORY_TTL_SECONDS")
+    # Each node rewrites its presence entries every heartbeat; a dead node's expire after TTL.
+    presence_heartbeat_seconds: float = Field(default=5.0, gt=0, alias="PRESENCE_HEARTBEAT_SECONDS")
+    presence_ttl_seconds: float = Field(default=15.0, gt=0, alias="PRESENCE_TTL_SECONDS")
 
     @field_validator("cors_origins", mode="before")
     @classmethod

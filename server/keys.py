@@ -9,6 +9,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from channels.broker import Broker
+from channels.node import Node
 from core.tokens import TokenService
 from server.config import Settings
 
@@ -23,6 +24,8 @@ DB = web.AppKey("db", asyncpg.Pool)
 REDIS = web.AppKey("redis", Redis)
 TOKENS = web.AppKey("tokens", TokenService)
 BROKER = web.AppKey("broker", Broker)
+# Realtime (issue 4): the hub, broker and presence of this node.
+REALTIME = web.AppKey("realtime", Node)
 ENDPOINTS = web.AppKey("endpoints", list["Endpoint"])
 # Operations (issue 5). Annotated rather than typed by value: those modules import this one.
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")

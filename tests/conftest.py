@@ -66,6 +66,9 @@ def make_settings(engines: Engines, **overrides: Any) -> Settings:
         "DB_POOL_MAX": 5,
         "MIGRATE_ON_START": False,
         "CORS_ORIGINS": "https://clutch.example",
+        # In-process broker: tests can read `app[keys.BROKER].published`. The realtime suites
+        # run against both brokers by passing BROKER themselves.
+        "BROKER": "memory",
         # Off unless a test turns it on: tests register many accounts from one IP.
         "RATE_LIMIT_ENABLED": False,
     }

@@ -1,0 +1,83 @@
+"""Wires the realtime node (channels/) into the app: broker choice, settings, video lookup."""
+
+from __future__ import annotations
+
+import uuid
+
+from aiohttp import web
+
+from channels import node as realtime
+from channels.authz import Principal, VideoAccess
+from channels.broker import Broker, MemoryBroker
+from channels.presence import MemoryPresence, Presence, RedisPresence
+from channels.redis_broker import RedisBroker
+from core.errors import NotFound
+from core.tokens import TokenService
+from server import keys
+from server.config import Settings
+from storage import videos
+
+
+def node_config(settings: Settings) -> realtime.NodeConfig:
+    return realtime.NodeConfig(
+        heartbeat_s=settings.ws_heartbeat_seconds,
+        max_message_bytes=settings.ws_max_message_bytes,
+        max_pending_bytes=settings.ws_max_pending_bytes,
+        close_timeout_s=settings.ws_close_timeout_seconds,
+        coalesce_hz=settings.coalesce_hz,
+        max_subscriptions=settings.ws_max_subscriptions,
+        token_grace_s=settings.ws_token_grace_seconds,
+    )
+
+
+def _engines(settings: Settings) -> tuple[Broker, Presence]:
+    if settings.broker == "memory":
+        return MemoryBroker(history_size=settings.history_size), MemoryPresence()
+    assert settings.redis_url, "REDIS_URL is resolved before the app is built"
+    broker = RedisBroker(
+        settings.redis_url,
+        history_size=settings.history_size,
+        history_ttl_s=settings.history_ttl_seconds,
+    )
+    presence = RedisPresence(
+        settings.redis_url,
+        heartbeat_s=settings.presence_heartbeat_seconds,
+        ttl_s=settings.presence_ttl_seconds,
+    )
+    return broker, presence
+
+
+def _principal(tokens: TokenService):  # type: ignore[no-untyped-def]
+    def decode(token: str) -> Principal:
+        claims = tokens.decode_access(token)
+        return Principal(user_id=claims.user_id, role=claims.role, expires_at=claims.expires_at)
+
+    return decode
+
+
+def setup(app: web.Application, settings: Settings) -> realtime.Node:
+    """Build this node's hub and broker, register /ws; `app[keys.BROKER]` is the broker."""
+    broker, presence = _engines(settings)
+
+    async def video_access(video_id: uuid.UUID) -> VideoAccess | None:
+        try:
+            video = await videos.get(app[keys.DB], video_id)
+        except NotFound:
+            return None
+        # The rule of storage.videos.Video.visible_to for an anonymous caller.
+        public = video.visibility != "private" and video.processing_status == "ready"
+        return VideoAccess(
+            author_id=str(video.author.id), visibility="public" if public else "private"
+        )
+
+    node = realtime.Node(
+        broker=broker,
+        presence=presence,
+        video_access=video_access,
+        decode_token=_principal(app[keys.TOKENS]),
+        config=node_config(settings),
+    )
+    app[keys.BROKER] = broker
+    app[keys.REALTIME] = node
+    realtime.setup(app, node)
+    return node

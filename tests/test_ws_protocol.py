@@ -1,0 +1,181 @@
+"""The /ws protocol over a real socket, against the memory and the Redis broker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import websockets
+
+from server import keys
+from tests.ws_support import (  # noqa: F401 - fixtures
+    Hub,
+    WsClient,
+    broker_name_fixture,
+    hub_fixture,
+    short_lived_token,
+    start_hub,
+)
+
+pytestmark = pytest.mark.timeout(30)
+
+
+async def _creator(hub: Hub) -> tuple[dict[str, Any], str]:
+    account = await hub.accounts.register(role="creator")
+    return account, account["tokens"]["access_token"]
+
+
+async def test_hello_then_subscribe_ack_and_events(hub: Hub) -> None:
+    account, _ = await _creator(hub)
+    video = await hub.create_video(account["user"]["id"])
+    ws = await hub.connect()
+    assert ws.hello["type"] == "connected" and ws.hello["user_id"] is None
+    ack = await ws.subscribe(
+        f"video:{video}", events=["view_count", "like_count", "comment_count"], id=7
+    )
+    assert ack["type"] == "subscribed", ack
+    assert ack["id"] == 7 and ack["channel"] == f"video:{video}"
+    broker = hub.app[keys.BROKER]
+    await broker.publish(
+        f"video:{video}", {"type": "new_comment", "video_id": video, "comment": {"id": "c1"}}
+    )
+    message = await ws.recv()
+    assert message["type"] == "new_comment" and message["comment"] == {"id": "c1"}
+    assert message["video_id"] == video and message["channel"] == f"video:{video}"
+    assert isinstance(message["offset"], str)
+    await ws.close()
+
+
+async def test_ping_unsubscribe_and_errors(hub: Hub) -> None:
+    account, _ = await _creator(hub)
+    video = await hub.create_video(account["user"]["id"])
+    ws = await hub.connect()
+    await ws.send({"type": "ping", "id": "p"})
+    assert await ws.recv() == {"type": "pong", "id": "p"}
+    await ws.send("not json")
+    assert (await ws.recv())["code"] == "invalid_message"
+    await ws.send({"type": "dance"})
+    assert (await ws.recv())["code"] == "invalid_message"
+    await ws.send({"type": "subscribe", "channel": f"video:{video}", "extra": 1, "id": 3})
+    reply = await ws.recv()
+    assert reply["code"] == "invalid_message" and reply["id"] == 3
+    await ws.send(b"\x00binary")
+    assert (await ws.recv())["code"] == "invalid_message"
+    assert (await ws.subscribe("chat:lobby"))["code"] == "unknown_channel"
+    assert (await ws.subscribe("video:not-a-uuid"))["code"] == "unknown_channel"
+    assert (await ws.subscribe("video:00000000-0000-0000-0000-000000000000"))["code"] == "not_found"
+    assert (await ws.subscribe(f"video:{video}", events=["dislikes"]))["code"] == "invalid_message"
+    await ws.send({"type": "unsubscribe", "channel": f"video:{video}"})
+    assert (await ws.recv())["code"] == "not_subscribed"
+    assert (await ws.subscribe(f"video:{video}"))["type"] == "subscribed"
+    await ws.send({"type": "unsubscribe", "channel": f"video:{video}", "id": 9})
+    assert await ws.recv() == {"type": "unsubscribed", "channel": f"video:{video}", "id": 9}
+    await hub.app[keys.BROKER].publish(f"video:{video}", {"type": "new_comment", "video_id": video})
+    assert await ws.nothing_within(0.3)
+    await ws.close()
+
+
+async def test_token_by_header_query_or_message(hub: Hub) -> None:
+    account, token = await _creator(hub)
+    user_id = account["user"]["id"]
+    by_header = await hub.connect(token=token)
+    assert by_header.hello["user_id"] == user_id
+    by_query = await hub.connect(token=token, query_token=True)
+    assert by_query.hello["user_id"] == user_id
+    by_message = await hub.connect()
+    await by_message.send({"type": "auth", "token": token, "id": 1})
+    authed = await by_message.recv()
+    assert authed["type"] == "authenticated" and authed["user_id"] == user_id and authed["id"] == 1
+    for ws in (by_header, by_query, by_message):
+        assert (await ws.subscribe(f"user:{user_id}"))["type"] == "subscribed"
+        await ws.close()
+
+
+async def test_bad_tokens(hub: Hub) -> None:
+    ws = await hub.connect()
+    await ws.send({"type": "auth", "token": "garbage"})
+    assert (await ws.recv())["code"] == "token_invalid"
+    await ws.send({"type": "ping"})
+    assert (await ws.recv())["type"] == "pong", "a bad auth message does not end the session"
+    await ws.close()
+    rejected = await connect_raw(hub, token="garbage")
+    assert (await rejected.recv())["code"] == "token_invalid"
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await rejected.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+
+
+async def test_token_expiry_is_announced_then_closed_unless_renewed(
+    broker_name: str, aiohttp_client: Any, engines: Any
+) -> None:
+    async for node in start_hub(aiohttp_client, engines, broker_name, WS_TOKEN_GRACE_SECONDS=0.5):
+        account = await node.accounts.register()
+        settings = node.app[keys.SETTINGS]
+        user = account["user"]
+        renewed = await node.connect(token=short_lived_token(settings, user, 1))
+        lapsed = await node.connect(token=short_lived_token(settings, user, 1))
+        for ws in (renewed, lapsed):
+            notice = await ws.recv_type("token_expired")
+            assert notice["grace_seconds"] == 0.5
+        await renewed.send({"type": "auth", "token": account["tokens"]["access_token"]})
+        assert (await renewed.recv())["type"] == "authenticated"
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await lapsed.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+        assert await renewed.nothing_within(0.8), "a renewed session stays open"
+        await renewed.send({"type": "ping"})
+        assert (await renewed.recv())["type"] == "pong"
+        other = await node.accounts.register()
+        await renewed.send({"type": "auth", "token": other["tokens"]["access_token"]})
+        assert (await renewed.recv())["code"] == "user_mismatch"
+        await renewed.close()
+
+
+async def test_channel_authorization(hub: Hub) -> None:
+    author, author_token = await _creator(hub)
+    admin = await hub.accounts.register(role="admin")
+    stranger = await hub.accounts.register()
+    private = await hub.create_video(author["user"]["id"], visibility="private")
+    unlisted = await hub.create_video(author["user"]["id"], visibility="unlisted")
+    anonymous = await hub.connect()
+    assert (await anonymous.subscribe(f"video:{private}"))["code"] == "not_found"
+    assert (await anonymous.subscribe(f"video:{unlisted}"))["type"] == "subscribed"
+    assert (await anonymous.subscribe(f"user:{author['user']['id']}"))["code"] == "unauthorized"
+    other = await hub.connect(token=stranger["tokens"]["access_token"])
+    assert (await other.subscribe(f"video:{private}"))["code"] == "not_found"
+    assert (await other.subscribe(f"user:{author['user']['id']}"))["code"] == "forbidden"
+    for token in (author_token, admin["tokens"]["access_token"]):
+        allowed = await hub.connect(token=token)
+        assert (await allowed.subscribe(f"video:{private}"))["type"] == "subscribed"
+        await allowed.close()
+    for ws in (anonymous, other):
+        await ws.close()
+
+
+async def test_oversized_frames_are_refused(hub: Hub) -> None:
+    ws = await hub.connect()
+    limit = ws.hello["max_message_bytes"]
+    await ws.send({"type": "ping", "id": "x" * limit})
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await ws.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+
+
+async def test_subscription_limit(broker_name: str, aiohttp_client: Any, engines: Any) -> None:
+    async for node in start_hub(aiohttp_client, engines, broker_name, WS_MAX_SUBSCRIPTIONS=2):
+        account = await node.accounts.register(role="creator")
+        videos = [await node.create_video(account["user"]["id"]) for _ in range(3)]
+        ws = await node.connect()
+        assert (await ws.subscribe(f"video:{videos[0]}"))["type"] == "subscribed"
+        assert (await ws.subscribe(f"video:{videos[1]}"))["type"] == "subscribed"
+        assert (await ws.subscribe(f"video:{videos[2]}"))["code"] == "too_many_subscriptions"
+        assert (await ws.subscribe(f"video:{videos[1]}"))["type"] == "subscribed", "re-subscribe"
+        await ws.close()
+
+
+async def connect_raw(hub: Hub, *, token: str) -> WsClient:
+    """Connect without reading the hello (a rejected handshake token gets an error instead)."""
+    conn = await websockets.connect(
+        hub.ws_url, additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=5
+    )
+    return WsClient(conn)
