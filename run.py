@@ -1,5 +1,7 @@
 """Start a Streamhub node: `python run.py [serve|migrate] [--host H] [--port P]`.
 
+`python run.py --workers N` serves the port with N node processes (server/workers.py).
+
 Reads settings from the environment, starts embedded Postgres/Redis when their URLs are unset,
 and runs the app built by `server.app.create_app`.
 """
@@ -10,6 +12,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from pathlib import Path
 
 from aiohttp import web
 
@@ -17,6 +20,7 @@ from devservices.stack import dev_secret, local_engines
 from server import logs
 from server.app import create_app
 from server.config import ConfigError, Settings
+from server.workers import Supervisor
 from storage import db, migrate
 
 log = logging.getLogger("streamhub.run")
@@ -27,6 +31,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate"])
     parser.add_argument("--host", help="overrides HOST")
     parser.add_argument("--port", type=int, help="overrides PORT")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="serve: node processes sharing the port"
+    )
+    # Set by the --workers supervisor on its children (server/workers.py).
+    parser.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -68,10 +77,14 @@ def main(argv: list[str]) -> int:
             applied = asyncio.run(run_migrations(engines.database_url))
             log.info("migrations done", extra={"applied": applied})
             return 0
+        if args.workers > 1:
+            asyncio.run(run_migrations(engines.database_url))
+            return Supervisor(settings, args.workers, Path(__file__).resolve()).run()
         web.run_app(
             create_app(settings),
             host=settings.host,
             port=settings.port,
+            reuse_port=args.reuse_port or None,
             shutdown_timeout=settings.shutdown_timeout,
             access_log=None,
             print=lambda msg: log.info(msg.strip()),

@@ -44,7 +44,9 @@ class Node:
         video_access: VideoLookup,
         decode_token: TokenDecoder,
         config: NodeConfig,
+        node_id: str,
     ) -> None:
+        self.node_id = node_id
         self.broker = broker
         self.presence = presence
         self.config = config
@@ -106,6 +108,7 @@ class Node:
 
     def _hello(self) -> dict[str, object]:
         return {
+            "node": self.node_id,
             "heartbeat_seconds": self.config.heartbeat_s,
             "max_message_bytes": self.config.max_message_bytes,
             "max_subscriptions": self.config.max_subscriptions,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
-import uuid
 
 from redis.asyncio import Redis
 
@@ -91,10 +90,16 @@ class RedisPresence(Presence):
     """Many nodes. Changes reach Redis within `flush_s`; a dead node's entries within `ttl_s`."""
 
     def __init__(
-        self, url: str, *, heartbeat_s: float, ttl_s: float, flush_s: float = 0.25
+        self,
+        url: str,
+        *,
+        node_id: str,
+        heartbeat_s: float,
+        ttl_s: float,
+        flush_s: float = 0.25,
     ) -> None:
         super().__init__()
-        self.node_id = uuid.uuid4().hex
+        self.node_id = node_id
         self._url = url
         self._heartbeat_s = heartbeat_s
         self._ttl_ms = int(ttl_s * 1000)

@@ -30,7 +30,7 @@ def node_config(settings: Settings) -> realtime.NodeConfig:
     )
 
 
-def _engines(settings: Settings) -> tuple[Broker, Presence]:
+def _engines(settings: Settings, node_id: str) -> tuple[Broker, Presence]:
     if settings.broker == "memory":
         return MemoryBroker(history_size=settings.history_size), MemoryPresence()
     assert settings.redis_url, "REDIS_URL is resolved before the app is built"
@@ -41,6 +41,7 @@ def _engines(settings: Settings) -> tuple[Broker, Presence]:
     )
     presence = RedisPresence(
         settings.redis_url,
+        node_id=node_id,
         heartbeat_s=settings.presence_heartbeat_seconds,
         ttl_s=settings.presence_ttl_seconds,
     )
@@ -57,7 +58,8 @@ def _principal(tokens: TokenService):  # type: ignore[no-untyped-def]
 
 def setup(app: web.Application, settings: Settings) -> realtime.Node:
     """Build this node's hub and broker, register /ws; `app[keys.BROKER]` is the broker."""
-    broker, presence = _engines(settings)
+    node_id = uuid.uuid4().hex[:12]  # names this process in presence and in `connected`
+    broker, presence = _engines(settings, node_id)
 
     async def video_access(video_id: uuid.UUID) -> VideoAccess | None:
         try:
@@ -76,6 +78,7 @@ def setup(app: web.Application, settings: Settings) -> realtime.Node:
         video_access=video_access,
         decode_token=_principal(app[keys.TOKENS]),
         config=node_config(settings),
+        node_id=node_id,
     )
     app[keys.BROKER] = broker
     app[keys.REALTIME] = node
