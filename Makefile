@@ -20,6 +20,10 @@ run: $(STAMP)
 migrate: $(STAMP)
 	$(BIN)/python run.py migrate
 
+# Demo data, e.g. `make seed SEED_ARGS="--users 1000 --videos 10000 --reset"`.
+seed: $(STAMP)
+	$(BIN)/python run.py seed $(SEED_ARGS)
+
 test: $(STAMP)
 	$(BIN)/python -m pytest --cov --cov-report=term $(PYTEST_ARGS)
 

@@ -1,6 +1,8 @@
-"""Start a Streamhub node: `python run.py [serve|migrate] [--host H] [--port P]`.
+"""Start a Streamhub node: `python run.py [serve|migrate|seed] [--host H] [--port P]`.
 
 `python run.py --workers N` serves the port with N node processes (server/workers.py).
+
+`python run.py seed --users N --videos M [--reset]` migrates, then fills demo data.
 
 Reads settings from the environment, starts embedded Postgres/Redis when their URLs are unset,
 and runs the app built by `server.app.create_app`.
@@ -21,14 +23,16 @@ from server import logs
 from server.app import create_app
 from server.config import ConfigError, Settings
 from server.workers import Supervisor
-from storage import db, migrate
+from storage import db, migrate, seed
 
 log = logging.getLogger("streamhub.run")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate"])
+    parser.add_argument(
+        "command", nargs="?", default="serve", choices=["serve", "migrate", "seed"]
+    )
     parser.add_argument("--host", help="overrides HOST")
     parser.add_argument("--port", type=int, help="overrides PORT")
     parser.add_argument(
@@ -36,6 +40,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     # Set by the --workers supervisor on its children (server/workers.py).
     parser.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--users", type=int, default=100, help="seed: accounts to create")
+    parser.add_argument("--videos", type=int, default=1000, help="seed: videos to create")
+    parser.add_argument("--reset", action="store_true", help="seed: empty every table first")
     return parser.parse_args(argv)
 
 
@@ -76,6 +83,14 @@ def main(argv: list[str]) -> int:
         if args.command == "migrate":
             applied = asyncio.run(run_migrations(engines.database_url))
             log.info("migrations done", extra={"applied": applied})
+            return 0
+        if args.command == "seed":
+            asyncio.run(run_migrations(engines.database_url))
+            asyncio.run(
+                seed.command(
+                    engines.database_url, users=args.users, videos=args.videos, reset=args.reset
+                )
+            )
             return 0
         if args.workers > 1:
             asyncio.run(run_migrations(engines.database_url))
