@@ -145,7 +145,9 @@ class ViewCounter:
         if views or watch:
             applied = await videos.apply_views(pool, batch_id=key, views=views, watch_seconds=watch)
         async with self._redis.pipeline(transaction=True) as pipe:
-            await pipe.delete(key).srem(self._batches, key).execute()
+            pipe.delete(key)
+            pipe.srem(self._batches, key)
+            await pipe.execute()
         return applied
 
     async def flush(self, pool: asyncpg.Pool, *, recover_after_seconds: float) -> int:
@@ -154,9 +156,9 @@ class ViewCounter:
         for key in await self.stale_batches(older_than_seconds=recover_after_seconds):
             log.warning("recovering an unfinished view batch", extra={"batch": key})
             applied += await self.apply_batch(pool, key)
-        key = await self.start_batch()
-        if key is not None:
-            applied += await self.apply_batch(pool, key)
+        batch = await self.start_batch()
+        if batch is not None:
+            applied += await self.apply_batch(pool, batch)
         if time.monotonic() - self._last_prune > _PRUNE_EVERY_SECONDS:
             await videos.prune_flush_batches(pool)
             self._last_prune = time.monotonic()

@@ -158,9 +158,10 @@ async def record_view(
     request: web.Request, *, user: AccessClaims | None, body: ViewRequest
 ) -> ViewResponse:
     video = await visible_video(request, path_uuid(request, "video_id"), user)
+    trusted = request.app[keys.TRUSTED_PROXIES]
     viewer = viewer_key(
         user_id=user.user_id if user else None,
-        ip=ratelimit.client_ip(request, request.app[keys.TRUSTED_PROXIES]),
+        ip=ratelimit.client_ip(request, trusted),
         user_agent=request.headers.get("User-Agent"),
     )
     recorded = await request.app[keys.VIEWS].record(

@@ -11,14 +11,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, TypeAlias
 
 import asyncpg
 
 from core.errors import NotFound, ValidationFailed
 from storage.videos import TRENDING_WEIGHTS
 
-Conn = asyncpg.Connection | asyncpg.Pool
+Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 CommentSort = Literal["newest", "oldest", "top"]
 
 
@@ -72,9 +72,7 @@ _ORDER = {
 
 def _comment(row: asyncpg.Record) -> Comment:
     data = dict(row)
-    author = CommentAuthor(
-        **{name: data.pop(f"a_{name}") for name in CommentAuthor.__slots__}  # type: ignore[attr-defined]
-    )
+    author = CommentAuthor(**{name: data.pop(f"a_{name}") for name in CommentAuthor.__slots__})
     return Comment(**data, author=author)
 
 

@@ -8,9 +8,11 @@ videos and users is checked.
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import asyncpg
 
-Conn = asyncpg.Connection | asyncpg.Pool
+Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
 # Each query counts the rows whose stored counter differs from the truth.
 _CHECKS = {

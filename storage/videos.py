@@ -10,13 +10,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 import asyncpg
 
 from core.errors import NotFound
 
-Conn = asyncpg.Connection | asyncpg.Pool
+Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 Sort = Literal["latest", "popular", "trending", "relevance"]
 
 # What an author sets; the rest of a video is counters and processing state.
@@ -113,7 +113,7 @@ _ORDER = {
 
 def _video(row: asyncpg.Record) -> Video:
     data = dict(row)
-    author = Author(**{name: data.pop(f"a_{name}") for name in Author.__slots__})  # type: ignore[attr-defined]
+    author = Author(**{name: data.pop(f"a_{name}") for name in Author.__slots__})
     return Video(**data, author=author)
 
 

@@ -156,10 +156,10 @@ class VideoOut(BaseModel):
             author=VideoAuthor.model_validate(video.author, from_attributes=True),
             tags=list(video.tags),
             category=video.category,
-            visibility=video.visibility,  # type: ignore[arg-type]
+            visibility=video.visibility,
             published_at=video.published_at,
             updated_at=video.updated_at,
-            processing_status=video.processing_status,  # type: ignore[arg-type]
+            processing_status=video.processing_status,
             quality_variants=video.quality_variants,
             metrics=VideoMetrics(
                 watch_time_minutes=round(video.watch_time_seconds / 60, 2),
