@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from aiohttp import WSMsgType, web
 
 from channels.authz import ChannelAuthorizer, Principal
 from channels.hub import Connection, Hub
+from channels.limits import ConnectionSlots, MessageRate
 from channels.protocol import (
     Auth,
     CloseCode,
@@ -45,6 +47,8 @@ class SessionLimits:
 
 
 class Session:
+    __slots__ = ("_authorizer", "_decode", "_expiry", "_hub", "_limits", "conn", "principal")
+
     def __init__(
         self,
         conn: Connection,
@@ -53,6 +57,8 @@ class Session:
         authorizer: ChannelAuthorizer,
         decode_token: TokenDecoder,
         limits: SessionLimits,
+        rate: MessageRate | None = None,
+        slots: ConnectionSlots | None = None,
     ) -> None:
         self.conn = conn
         self.principal: Principal | None = None
@@ -61,6 +67,10 @@ class Session:
         self._decode = decode_token
         self._limits = limits
         self._expiry: asyncio.TimerHandle | None = None
+        self._rate = rate
+        self._throttled = False
+        self._slots = slots
+        self._slot: tuple[str, str] | None = None  # (user id, connection id) while held
 
     async def run(self, handshake_token: str | None, hello: dict[str, Any]) -> None:
         if handshake_token is not None:
@@ -70,6 +80,8 @@ class Session:
                 self._send(error(exc.code, exc.message))
                 self.conn.closing = True
                 await self.conn.ws.close(code=CloseCode.policy, message=exc.code.value.encode())
+                return
+            if not await self._claim_slot():
                 return
         user_id = self.principal.user_id if self.principal else None
         self._send({"type": "connected", "user_id": user_id, **hello})
@@ -86,7 +98,40 @@ class Session:
             self._expiry.cancel()
         self._hub.remove(self.conn)
 
+    async def release_slot(self) -> None:
+        if self._slot is not None and self._slots is not None:
+            await self._slots.release(*self._slot)
+            self._slot = None
+
+    async def _claim_slot(self) -> bool:
+        """Count this socket against its user's limit; False (and closing) when it is full."""
+        if self._slots is None or self._slot is not None or self.principal is None:
+            return True
+        slot = (self.principal.user_id, uuid.uuid4().hex)
+        if await self._slots.acquire(*slot):
+            self._slot = slot
+            return True
+        self._hub.stats.rejected_connections += 1
+        limit = self._slots.limit
+        self._send(error(ErrorCode.too_many_connections, f"At most {limit} connections per user"))
+        self.conn.closing = True
+        await self.conn.ws.close(code=CloseCode.too_many_connections, message=b"too many")
+        return False
+
+    def _over_rate(self) -> bool:
+        """Frames past WS_MAX_MESSAGES_PER_SECOND are dropped; the first of a run is told."""
+        if self._rate is None or self._rate.allow():
+            self._throttled = False
+            return False
+        self._hub.stats.rejected_messages += 1
+        if not self._throttled:
+            self._throttled = True
+            self._send(error(ErrorCode.rate_limited, "Too many messages: slow down"))
+        return True
+
     async def handle(self, raw: str) -> None:
+        if self._over_rate():
+            return
         msg_id = None
         message: Auth | Subscribe | Unsubscribe | Ping | None = None
         try:
@@ -99,6 +144,7 @@ class Session:
                 self._unsubscribe(message)
             elif isinstance(message, Auth):
                 self._reauthenticate(message)
+                await self._claim_slot()  # a socket that signs in late counts from now
             elif isinstance(message, Ping):
                 self._send(reply("pong", msg_id))
         except ProtocolError as exc:
