@@ -106,6 +106,14 @@ class ConnectionSlots:
         self._acquire: Any = redis.register_script(_ACQUIRE)
         self._renew: Any = redis.register_script(_RENEW)
         self._task: asyncio.Task[None] | None = None
+        self._owns_client = False
+
+    @classmethod
+    def from_url(cls, url: str, *, limit: int, lease_s: float = 60.0) -> ConnectionSlots:
+        """Slots on a Redis client of their own, closed by `stop()`."""
+        slots = cls(Redis.from_url(url), limit=limit, lease_s=lease_s)
+        slots._owns_client = True
+        return slots
 
     def key(self, user_id: str) -> str:
         return f"{self._prefix}:conns:{{{user_id}}}"
@@ -163,3 +171,5 @@ class ConnectionSlots:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._owns_client:
+            await self._redis.aclose()

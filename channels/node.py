@@ -15,6 +15,7 @@ from aiohttp import web
 from channels.authz import ChannelAuthorizer, VideoLookup
 from channels.broker import Broker
 from channels.hub import Connection, Hub
+from channels.limits import ConnectionSlots, MessageRate
 from channels.presence import Presence
 from channels.protocol import CloseCode
 from channels.session import Session, SessionLimits, TokenDecoder, handshake_token
@@ -33,6 +34,7 @@ class NodeConfig:
     coalesce_hz: float = 10.0
     max_subscriptions: int = 64
     token_grace_s: float = 30.0
+    max_messages_per_second: float = 20.0
 
 
 class Node:
@@ -45,8 +47,10 @@ class Node:
         decode_token: TokenDecoder,
         config: NodeConfig,
         node_id: str,
+        slots: ConnectionSlots | None = None,
     ) -> None:
         self.node_id = node_id
+        self.slots = slots
         self.broker = broker
         self.presence = presence
         self.config = config
@@ -65,6 +69,8 @@ class Node:
         await self.broker.start()
         await self.presence.start()
         await self.hub.start()
+        if self.slots is not None:
+            await self.slots.start()
 
     async def shutdown(self) -> None:
         """Tell every client the node is going away (1001) so it reconnects elsewhere."""
@@ -73,6 +79,8 @@ class Node:
         await asyncio.sleep(0)
 
     async def stop(self) -> None:
+        if self.slots is not None:
+            await self.slots.stop()
         await self.hub.stop()
         await self.presence.close()
         await self.broker.close()
@@ -95,6 +103,8 @@ class Node:
             authorizer=self._authorizer,
             decode_token=self._decode_token,
             limits=self._limits,
+            rate=MessageRate(self.config.max_messages_per_second),
+            slots=self.slots,
         )
         self._connections.add(conn)
         self.hub.stats.connections += 1
@@ -102,6 +112,7 @@ class Node:
             await session.run(token, self._hello())
         finally:
             session.close()
+            await session.release_slot()
             self._connections.discard(conn)
             self.hub.stats.connections -= 1
         return ws

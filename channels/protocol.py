@@ -28,6 +28,7 @@ class CloseCode(enum.IntEnum):
     too_big = 1009  # a frame over WS_MAX_MESSAGE_BYTES (sent by aiohttp)
     internal = 1011
     slow_consumer = 4008  # unsent bytes passed WS_MAX_PENDING_BYTES
+    too_many_connections = 4029  # the user already holds WS_MAX_CONNECTIONS_PER_USER sockets
 
 
 class ErrorCode(enum.StrEnum):
@@ -42,6 +43,8 @@ class ErrorCode(enum.StrEnum):
     too_many_subscriptions = "too_many_subscriptions"
     user_mismatch = "user_mismatch"
     unavailable = "unavailable"
+    rate_limited = "rate_limited"  # over WS_MAX_MESSAGES_PER_SECOND: the frame was dropped
+    too_many_connections = "too_many_connections"
 
 
 class ProtocolError(Exception):

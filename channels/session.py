@@ -47,7 +47,10 @@ class SessionLimits:
 
 
 class Session:
-    __slots__ = ("_authorizer", "_decode", "_expiry", "_hub", "_limits", "conn", "principal")
+    __slots__ = (
+        "_authorizer", "_decode", "_expiry", "_hub", "_limits", "_rate", "_slot", "_slots",
+        "_throttled", "conn", "principal",
+    )  # fmt: skip
 
     def __init__(
         self,

@@ -139,6 +139,20 @@ def _client_main(conn: Any, port: int, make: RequestFactory, connections: int,
 # --- measurement ------------------------------------------------------------------------------
 
 
+def core_ticks(cpu: int) -> tuple[int, int]:
+    """(busy, total) jiffies of one core since boot, from /proc/stat."""
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith(f"cpu{cpu} "):
+            values = [int(v) for v in line.split()[1:]]
+            idle = values[3] + values[4]  # idle + iowait
+            return sum(values) - idle, sum(values)
+    raise RuntimeError(f"no cpu{cpu} in /proc/stat")
+
+
+def core_busy(before: tuple[int, int], after: tuple[int, int]) -> float:
+    return (after[0] - before[0]) / max(1, after[1] - before[1])
+
+
 def cpu_seconds(pids: list[int]) -> float:
     total = 0
     for pid in pids:
@@ -166,37 +180,49 @@ def server_pids(root: int) -> list[int]:
 @dataclass
 class Result:
     name: str
+    connections: int
     requests: int
     rps: float
     p50_ms: float
     p95_ms: float
     p99_ms: float
     errors: int
-    server_cpu: float  # share of one core the server side used
+    app_cpu: float  # share of a core used by the app process (and children it did not detach)
+    server_core: float  # how busy CPU 0 was: app, Postgres, Redis, and anything else there
+    client_core: float  # how busy CPU 1 was: the load generator and anything else there
 
     def row(self) -> str:
-        return (f"| {self.name} | {self.rps:,.0f} | {self.p50_ms:.2f} | {self.p95_ms:.2f} | "
-                f"{self.p99_ms:.2f} | {self.errors} | {self.server_cpu:.0%} |")  # fmt: skip
+        return (f"| {self.name} | {self.connections} | {self.rps:,.0f} | {self.p50_ms:.2f} | "
+                f"{self.p95_ms:.2f} | {self.p99_ms:.2f} | {self.errors} | "
+                f"{self.app_cpu:.0%} | {self.server_core:.0%} | "
+                f"{self.client_core:.0%} |")  # fmt: skip
 
 
 def measure(name: str, port: int, make: RequestFactory, args: argparse.Namespace,
-            watch: list[int], *, ok: tuple[int, ...] = (200, 201)) -> Result:  # fmt: skip
+            connections: int, *, ok: tuple[int, ...] = (200, 201)) -> Result:  # fmt: skip
     parent, child = multiprocessing.Pipe()
     proc = multiprocessing.Process(
-        target=_client_main,
-        args=(child, port, make, args.connections, args.warmup, args.seconds),
+        target=_client_main, args=(child, port, make, connections, args.warmup, args.seconds)
     )
     proc.start()
     time.sleep(args.warmup)
+    # The server side: every process this one started (node, Postgres backends, Redis, or the
+    # empty app), less the load generator.
+    client = set(server_pids(proc.pid))
+    watch = [pid for pid in server_pids(os.getpid()) if pid != os.getpid() and pid not in client]
     cpu_before, wall_before = cpu_seconds(watch), time.monotonic()
+    cores_before = core_ticks(SERVER_CPU), core_ticks(CLIENT_CPU)
     data = parent.recv()
     cpu = (cpu_seconds(watch) - cpu_before) / (time.monotonic() - wall_before)
+    server_core = core_busy(cores_before[0], core_ticks(SERVER_CPU))
+    client_core = core_busy(cores_before[1], core_ticks(CLIENT_CPU))
     proc.join()
     lat = sorted(data["latencies"])
     q = statistics.quantiles(lat, n=100, method="inclusive")
     errors = sum(count for status, count in data["statuses"].items() if status not in ok)
-    result = Result(name, len(lat), len(lat) / data["seconds"], q[49] * 1000, q[94] * 1000,
-                    q[98] * 1000, errors, cpu)  # fmt: skip
+    result = Result(name, connections, len(lat), len(lat) / data["seconds"], q[49] * 1000,
+                    q[94] * 1000, q[98] * 1000, errors, cpu, server_core,
+                    client_core)  # fmt: skip
     print(result.row(), flush=True)
     return result
 
@@ -240,22 +266,18 @@ def post_json(port: int, path: str, body: dict[str, Any]) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     os.sched_setaffinity(0, {SERVER_CPU})  # inherited by every server started below
+    levels = [int(c) for c in str(args.connections).split(",")]
     results: list[Result] = []
+    ratios: dict[int, dict[str, float]] = {}
     with contextlib.ExitStack() as stack:
         var_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="streamhub-hb-")))
         engines = stack.enter_context(local_engines(var_dir, None, None))
-        watch_engines = [p for p in server_pids(os.getpid()) if p != os.getpid()]
-
+        # The empty app stays up, idle, while the node is measured, and the node while it is.
         empty_port = free_port()
-        empty = stack.enter_context(
+        stack.enter_context(
             process([sys.executable, "-c", EMPTY_APP, str(empty_port)], dict(os.environ))
         )
         wait_port(empty_port)
-        results.append(measure("empty aiohttp handler", empty_port,
-                               lambda i, n, _: b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", args,
-                               [empty.pid]))  # fmt: skip
-        empty.terminate()
-
         port = free_port()
         env = {**os.environ, "APP_ENV": "development", "HOST": "127.0.0.1", "PORT": str(port),
                "VAR_DIR": str(var_dir), "DATABASE_URL": engines.database_url,
@@ -266,13 +288,31 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         seed_file = seed_data(engines.database_url, args.seed_users, args.seed_videos,
                               args.out.parent)  # fmt: skip
         seed = json.loads(seed_file.read_text())
-        watch = [*server_pids(node.pid), *watch_engines]
-        results += endpoint_phases(port, seed, args, watch)
-    empty_rps = results[0].rps
-    videos_rps = next(r.rps for r in results if r.name == "GET /api/videos")
+        for connections in levels:
+            # Fresh sessions per level: refresh tokens rotated in the last level's client
+            # process are spent, and reusing one would revoke its family.
+            phases = endpoint_phases(port, seed, connections)
+            # The empty handler right before GET /api/videos, at the same concurrency, so the
+            # ratio compares two measurements taken under the same conditions.
+            empty = measure("empty aiohttp handler", empty_port,
+                            lambda i, n, _: b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", args,
+                            connections)  # fmt: skip
+            results.append(empty)
+            for name, make, ok in phases:
+                results.append(measure(name, port, make, args, connections, ok=ok))
+                if name == "GET /api/videos":
+                    videos = results[-1]
+                    # Raw: both throughputs as measured. Per core-second: each divided by how
+                    # busy the server's core was, which removes the load generator's ceiling
+                    # (it saturates CPU 1 before the empty handler saturates CPU 0).
+                    ratios[connections] = {
+                        "raw": videos.rps / empty.rps,
+                        "per_server_core_second": (videos.rps / videos.server_core)
+                        / (empty.rps / empty.server_core),
+                    }
     return {
         "results": [r.__dict__ for r in results],
-        "videos_to_empty_ratio": videos_rps / empty_rps,
+        "videos_to_empty_ratio": ratios,
         "args": {k: str(v) for k, v in vars(args).items()},
     }
 
@@ -288,20 +328,24 @@ def wait_port(port: int, timeout: float = 30) -> None:
     raise RuntimeError(f"port {port} not open")
 
 
-def endpoint_phases(port: int, seed: dict[str, Any], args: argparse.Namespace,
-                    watch: list[int]) -> list[Result]:  # fmt: skip
+Phase = tuple[str, RequestFactory, tuple[int, ...]]
+
+
+def endpoint_phases(port: int, seed: dict[str, Any], connections: int) -> list[Phase]:
     # One signed-in user per connection (likes and follows are per user).
     sessions = [
         post_json(port, "/api/auth/login",
                   {"login": seed["usernames"][i + 1], "password": seed["password"]})["tokens"]
-        for i in range(args.connections)
+        for i in range(connections)
     ]  # fmt: skip
     tokens = [s["access_token"] for s in sessions]
     refresh = [s["refresh_token"] for s in sessions]
     videos = seed["video_ids"]
-    top = videos[0]
-    creator = json.loads(urllib.request.urlopen(
-        f"http://127.0.0.1:{port}/api/videos/{top}", timeout=10).read())["author"]["id"]
+    # The followed account is seed user 0, never one of the connections' own users (following
+    # oneself is a 400 that would answer fast and flatter the figure).
+    creator = post_json(
+        port, "/api/auth/login", {"login": seed["usernames"][0], "password": seed["password"]}
+    )["user"]["id"]
 
     def rotating_refresh(i: int, n: int, last: bytes | None) -> bytes:
         # Refresh tokens rotate: each request carries the token the previous answer gave.
@@ -309,7 +353,7 @@ def endpoint_phases(port: int, seed: dict[str, Any], args: argparse.Namespace,
             refresh[i] = json.loads(last).get("refresh_token", refresh[i])
         return http_request("POST", "/api/auth/refresh", body={"refresh_token": refresh[i]})
 
-    phases: list[tuple[str, RequestFactory, tuple[int, ...]]] = [
+    return [
         ("GET /api/videos", lambda i, n, _: http_request("GET", "/api/videos?limit=20"), (200,)),
         ("GET /api/videos?q=", lambda i, n, _: http_request(
             "GET", f"/api/videos?q={('guide', 'secret', 'epic', 'live')[n % 4]}"), (200,)),
@@ -337,14 +381,17 @@ def endpoint_phases(port: int, seed: dict[str, Any], args: argparse.Namespace,
         ("POST /api/auth/refresh", rotating_refresh, (200,)),
         ("GET /healthz", lambda i, n, _: http_request("GET", "/healthz"), (200,)),
     ]  # fmt: skip
-    return [measure(name, port, make, args, watch, ok=ok) for name, make, ok in phases]
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--warmup", type=float, default=2)
-    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument(
+        "--connections",
+        default="4,32",
+        help="comma-separated concurrency levels, each measured in turn",
+    )
     parser.add_argument("--seed-users", type=int, default=1000)
     parser.add_argument("--seed-videos", type=int, default=5000)
     parser.add_argument("--out", type=Path, default=ROOT / "loadtests/reports/http_bench.json")
@@ -355,11 +402,15 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     print(f"load before: {Path('/proc/loadavg').read_text().strip()}", flush=True)
-    print("| endpoint | req/s | p50 ms | p95 ms | p99 ms | errors | server CPU |")
-    print("|---|---:|---:|---:|---:|---:|---:|", flush=True)
+    print("| endpoint | conns | req/s | p50 ms | p95 ms | p99 ms | errors | app CPU "
+          "| CPU 0 busy | CPU 1 busy |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)
     report = run(args)
     print(f"load after: {Path('/proc/loadavg').read_text().strip()}")
-    print(f"GET /api/videos / empty handler throughput: {report['videos_to_empty_ratio']:.3f}")
+    for connections, ratio in report["videos_to_empty_ratio"].items():
+        print(f"GET /api/videos / empty handler throughput at {connections} connections: "
+              f"raw {ratio['raw']:.4f}, per server core-second "
+              f"{ratio['per_server_core_second']:.4f}")  # fmt: skip
     args.out.write_text(json.dumps(report, indent=2))
     return 0
 

@@ -9,6 +9,7 @@ from aiohttp import web
 from channels import node as realtime
 from channels.authz import Principal, VideoAccess
 from channels.broker import Broker, MemoryBroker
+from channels.limits import ConnectionSlots
 from channels.presence import MemoryPresence, Presence, RedisPresence
 from channels.redis_broker import RedisBroker
 from core.errors import NotFound
@@ -27,6 +28,7 @@ def node_config(settings: Settings) -> realtime.NodeConfig:
         coalesce_hz=settings.coalesce_hz,
         max_subscriptions=settings.ws_max_subscriptions,
         token_grace_s=settings.ws_token_grace_seconds,
+        max_messages_per_second=settings.ws_max_messages_per_second,
     )
 
 
@@ -79,6 +81,11 @@ def setup(app: web.Application, settings: Settings) -> realtime.Node:
         decode_token=_principal(app[keys.TOKENS]),
         config=node_config(settings),
         node_id=node_id,
+        slots=ConnectionSlots.from_url(
+            settings.redis_url, limit=settings.ws_max_connections_per_user
+        )
+        if settings.redis_url
+        else None,
     )
     app[keys.BROKER] = broker
     app[keys.REALTIME] = node

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import websockets
 from redis.asyncio import Redis
 
 from channels.limits import ConnectionSlots, MessageRate
+from server import keys
+from tests.ws_support import start_hub
 
 
 class FakeClock:
@@ -78,3 +82,65 @@ async def test_redis_down_admits(engines: Any) -> None:
     assert await slots.acquire("u1", "b")
     await slots.release("u1", "a")
     await unreachable.aclose()
+
+
+# --- over a real /ws -------------------------------------------------------------------------
+
+
+async def _user(hub: Any, name: str) -> tuple[str, str]:
+    account = await hub.accounts.register(name)
+    return account["user"]["id"], account["tokens"]["access_token"]
+
+
+async def test_frames_past_the_rate_are_dropped_and_told_once(
+    aiohttp_client: Any, engines: Any
+) -> None:
+    async for hub in start_hub(aiohttp_client, engines, "memory", WS_MAX_MESSAGES_PER_SECOND=5):
+        _, token = await _user(hub, "rate_user")
+        client = await hub.connect(token=token)
+        for n in range(20):
+            await client.send({"type": "ping", "id": n})
+        replies = []
+        with contextlib.suppress(TimeoutError):
+            while len(replies) < 20:
+                replies.append(await client.recv(1.0))
+        pongs = [r for r in replies if r["type"] == "pong"]
+        errors = [r for r in replies if r["type"] == "error"]
+        assert 5 <= len(pongs) <= 6  # the burst, plus at most one refilled token
+        assert [e["code"] for e in errors] == ["rate_limited"], "told once per run of drops"
+        stats = hub.app[keys.REALTIME].hub.stats
+        assert stats.rejected_messages == 20 - len(pongs)
+        await client.close()
+
+
+async def test_connections_per_user_are_limited_across_nodes(
+    aiohttp_client: Any, engines: Any
+) -> None:
+    env = {"WS_MAX_CONNECTIONS_PER_USER": 2}
+    async for node1 in start_hub(aiohttp_client, engines, "redis", **env):
+        async for node2 in start_hub(aiohttp_client, engines, "redis", **env):
+            _, token = await _user(node1, "many_sockets")
+            first = await node1.connect(token=token)
+            second = await node2.connect(token=token)
+            assert first.hello["type"] == second.hello["type"] == "connected"
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                third = await node1.connect(token=token)
+                assert third.hello == {"type": "error", "code": "too_many_connections",
+                                       "message": "At most 2 connections per user"}
+                await third.recv()
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4029
+            stats = node1.app[keys.REALTIME].hub.stats
+            assert stats.rejected_connections == 1
+
+            anonymous = await node2.connect()  # not counted until it signs in
+            await anonymous.send({"type": "auth", "token": token, "id": 1})
+            assert (await anonymous.recv())["type"] == "authenticated"
+            with pytest.raises(websockets.ConnectionClosed):
+                await anonymous.recv_type("pong", seconds=2)
+
+            await first.close()
+            await asyncio.sleep(0.2)  # the slot is released when the server sees the close
+            again = await node2.connect(token=token)
+            assert again.hello["type"] == "connected"
+            await again.close()
+            await second.close()
