@@ -208,6 +208,7 @@ def measure(name: str, port: int, make: RequestFactory, args: argparse.Namespace
     time.sleep(args.warmup)
     # The server side: every process this one started (node, Postgres backends, Redis, or the
     # empty app), less the load generator.
+    assert proc.pid is not None
     client = set(server_pids(proc.pid))
     watch = [pid for pid in server_pids(os.getpid()) if pid != os.getpid() and pid not in client]
     cpu_before, wall_before = cpu_seconds(watch), time.monotonic()

@@ -195,7 +195,7 @@ def parse_networks(values: Sequence[str]) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(value, strict=False) for value in values)
 
 
-def in_networks(address: str, networks: Sequence[Network]) -> bool:
+def in_networks(address: str, networks: tuple[Network, ...]) -> bool:
     try:
         ip = ipaddress.ip_address(address.strip())
     except ValueError:
@@ -203,7 +203,7 @@ def in_networks(address: str, networks: Sequence[Network]) -> bool:
     return any(ip in network for network in networks)
 
 
-def client_ip(request: web.Request, trusted: Sequence[Network]) -> str:
+def client_ip(request: web.Request, trusted: tuple[Network, ...]) -> str:
     """The caller's address: X-Forwarded-For is believed only when the peer is a trusted proxy.
 
     Walking the header from the right, each trusted proxy vouches for the address on its left.
@@ -286,7 +286,7 @@ async def add_headers(request: web.Request, response: web.StreamResponse) -> Non
             response.headers.setdefault(name, value)
 
 
-def validate_endpoints(endpoints: Sequence[Endpoint]) -> None:
+def validate_endpoints(endpoints: list[Endpoint]) -> None:
     """Fail at start, not at the first request, when an endpoint names an unknown policy."""
     names = {policy.value for policy in Policy}
     for endpoint in endpoints:
