@@ -55,7 +55,7 @@ class RealtimeCollector(Collector):
         self._app = app
 
     def _node(self) -> Any:
-        return self._app.get(keys.REALTIME) if hasattr(keys, "REALTIME") else None
+        return self._app.get(keys.REALTIME)
 
     def collect(self) -> Iterator[Metric]:
         node = self._node()
