@@ -92,6 +92,8 @@ def _operation(ep: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
     codes = set(ep.errors)
     if ep.body is not None or ep.query is not None or ep.path_params:
         codes.add(400)
+    if ep.limit is not None or ep.path.startswith("/api/"):
+        codes.add(429)  # every /api request spends the general budget
     if ep.auth is not Auth.none:
         codes.add(401)
         op["security"] = [{"bearerAuth": []}] + ([{}] if ep.auth is Auth.optional else [])
