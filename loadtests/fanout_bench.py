@@ -43,7 +43,8 @@ from redis.asyncio import Redis
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from channels.redis_broker import RedisBroker  # noqa: E402
+from channels.redis_broker import _PUBLISH as PUBLISH_SCRIPT  # noqa: E402
+from channels.redis_broker import RedisBroker, history_key, pubsub_channel  # noqa: E402
 from devservices.ports import free_port  # noqa: E402
 from devservices.stack import local_engines  # noqa: E402
 from storage import migrate, users  # noqa: E402
@@ -60,6 +61,7 @@ class Tally:
 
     subscribers: int = 0
     received: int = 0
+    completed: int = 0  # publications every subscriber has received
     lost: int = 0
     out_of_order: int = 0
     record_latency: bool = False
@@ -181,6 +183,7 @@ class Subscriber(asyncio.Protocol):
                 tally.out_of_order += 1
             count = tally.counts[seq] = tally.counts[seq] + 1
             if count == tally.subscribers:
+                tally.completed += 1
                 tally.progress.set()
             return
         message = orjson.loads(buf[start:end])
@@ -309,16 +312,28 @@ def settle(tally: Tally, subs: list[Subscriber], next_seq: int) -> None:
 
 
 async def throughput(
-    tally: Tally, publish: Callable[[int], Awaitable[None]], seq: int, duration: float, window: int
+    tally: Tally,
+    publish: Callable[[range], Awaitable[None]],
+    seq: int,
+    duration: float,
+    window: int,
 ) -> tuple[float, int]:
-    first = seq
+    """Keep `window` publications in flight, sent in pipelined batches: a publisher awaiting one
+    round trip per message would be starved by the receive loop and measure itself instead."""
+    first, completed_before = seq, tally.completed
     received_before = tally.received
     started = time.perf_counter()
     while time.perf_counter() - started < duration:
-        if seq - first >= window and not await tally.wait_complete(seq - window, PHASE_TIMEOUT_S):
-            break
-        await publish(seq)
-        seq += 1
+        room = window - ((seq - first) - (tally.completed - completed_before))
+        if room <= 0:
+            tally.progress.clear()
+            try:
+                await asyncio.wait_for(tally.progress.wait(), PHASE_TIMEOUT_S)
+            except TimeoutError:
+                break
+            continue
+        await publish(range(seq, seq + room))
+        seq += room
     await tally.wait_complete(seq - 1, PHASE_TIMEOUT_S)
     elapsed = time.perf_counter() - started
     return (tally.received - received_before) / elapsed, seq
@@ -379,13 +394,22 @@ async def run_case(
     await broker.start()
     make = payload_maker(target, setup.video_id)
     channel = f"video:{setup.video_id}"
-    if target == "hub":
+    script = redis.register_script(PUBLISH_SCRIPT)  # the hub's publish path: XADD + PUBLISH
 
-        async def publish(seq: int) -> None:
+    async def publish(seqs: range) -> None:
+        async with redis.pipeline(transaction=False) as pipe:
+            for seq in seqs:
+                if target == "hub":
+                    args = [make(seq), 1000, 3600, pubsub_channel(channel)]
+                    await script(keys=[history_key(channel)], args=args, client=pipe)
+                else:
+                    pipe.publish("bench", make(seq))
+            await pipe.execute()
+
+    async def publish_one(seq: int) -> None:
+        if target == "hub":
             await broker.publish_bytes(channel, make(seq))
-    else:
-
-        async def publish(seq: int) -> None:
+        else:
             await redis.publish("bench", make(seq))
 
     try:
@@ -404,7 +428,7 @@ async def run_case(
             (sum(cpu_ticks(pid) for pid in pids) - ticks) / os.sysconf("SC_CLK_TCK") / args.duration
         )
         settle(tally, subs, seq)
-        lat, seq = await latency(tally, publish, seq, args.rate, args.latency_seconds)
+        lat, seq = await latency(tally, publish_one, seq, args.rate, args.latency_seconds)
         settle(tally, subs, seq)
         result = {
             "target": target,
