@@ -9,11 +9,13 @@ Failure policy: a child that exits on its own is restarted after a pause, unless
 dying (more than `MAX_RESTARTS` a minute), which stops all of them: a crash loop should be
 visible, not hidden. SIGTERM/SIGINT to the parent are forwarded; the children shut down
 gracefully and the parent waits for them (killing any that outlive the shutdown timeout).
-Children run in their own session so a terminal's Ctrl-C reaches them once, via the parent.
+Children run in their own session so a terminal's Ctrl-C reaches them once, via the parent,
+and on Linux they get SIGTERM if the parent dies (even by SIGKILL), so none outlives it.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
@@ -30,6 +32,13 @@ log = logging.getLogger("streamhub.workers")
 MAX_RESTARTS = 5  # per minute, across all children
 RESTART_PAUSE_S = 1.0
 POLL_S = 0.2
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: ask Linux for SIGTERM when the supervisor dies."""
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def child_env(settings: Settings) -> dict[str, str]:
@@ -56,7 +65,9 @@ class Supervisor:
         self._restarts: list[float] = []
 
     def _spawn(self) -> subprocess.Popen[bytes]:
-        child = subprocess.Popen(self._command, env=self._env, start_new_session=True)
+        child = subprocess.Popen(
+            self._command, env=self._env, start_new_session=True, preexec_fn=_die_with_parent
+        )
         log.info("worker started", extra={"pid": child.pid})
         return child
 

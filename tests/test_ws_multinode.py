@@ -179,3 +179,21 @@ async def test_workers_share_one_port(engines: Any, http: aiohttp.ClientSession)
         assert proc.wait(timeout=30) == 0
     finally:
         _stop(proc)
+
+
+async def test_workers_die_with_a_killed_supervisor(engines: Any) -> None:
+    proc, port = _spawn(_env(engines), "--workers", "2")
+    try:
+        wait_ready(proc, port)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        async with asyncio.timeout(20):
+            while True:  # the port closes once both children are gone
+                try:
+                    _, writer = await asyncio.open_connection("127.0.0.1", port)
+                except OSError:
+                    break
+                writer.close()
+                await asyncio.sleep(0.1)
+    finally:
+        _stop(proc)
