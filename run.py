@@ -30,9 +30,7 @@ log = logging.getLogger("streamhub.run")
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "command", nargs="?", default="serve", choices=["serve", "migrate", "seed"]
-    )
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate", "seed"])
     parser.add_argument("--host", help="overrides HOST")
     parser.add_argument("--port", type=int, help="overrides PORT")
     parser.add_argument(

@@ -96,7 +96,7 @@ class Node:
         token = handshake_token(request)
         await ws.prepare(request)
         assert request.transport is not None
-        conn = Connection(ws, request.transport)  # type: ignore[arg-type]
+        conn = Connection(ws, request.transport)
         session = Session(
             conn,
             hub=self.hub,
@@ -129,7 +129,7 @@ class Node:
 def setup(app: web.Application, node: Node) -> None:
     """Register `/ws` and tie the node's lifecycle to the app's."""
 
-    async def lifecycle(_: web.Application):  # type: ignore[no-untyped-def]
+    async def lifecycle(_: web.Application):
         await node.start()
         yield
         await node.stop()

@@ -38,7 +38,7 @@ class LiveStream(BaseModel):
 
 async def _live_stream(request: web.Request, video_id: uuid.UUID, status: str) -> LiveStream:
     viewers = await request.app[keys.REALTIME].presence.count(f"video:{video_id}")
-    return LiveStream(video_id=video_id, status=status, viewer_count=viewers)  # type: ignore[arg-type]
+    return LiveStream(video_id=video_id, status=status, viewer_count=viewers)
 
 
 @routes.post(

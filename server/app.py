@@ -23,7 +23,12 @@ log = logging.getLogger("streamhub.app")
 
 STATIC_DIR = Path(__file__).parent / "static"
 ROUTERS = [
-    health.routes, auth.routes, videos.routes, comments.routes, profiles.routes, follows.routes,
+    health.routes,
+    auth.routes,
+    videos.routes,
+    comments.routes,
+    profiles.routes,
+    follows.routes,
     live.routes,
 ]
 

@@ -14,9 +14,9 @@ from core.tokens import TokenService
 from server.config import Settings
 
 if TYPE_CHECKING:
+    from counters.views import ViewCounter
     from server.metrics import Metrics
     from server.ratelimit import Network, RateLimiter
-    from counters.views import ViewCounter
     from server.routing import Endpoint
 
 SETTINGS = web.AppKey("settings", Settings)

@@ -63,12 +63,14 @@ class RealtimeCollector(Collector):
         stats = getattr(hub, "stats", None) or HubStats()
         subscriptions = sum(hub.channel_counts().values()) if hub is not None else 0
         yield GaugeMetricFamily(
-            "streamhub_ws_connections", "Open WebSocket connections on this node",
+            "streamhub_ws_connections",
+            "Open WebSocket connections on this node",
             value=stats.connections,
         )
         yield GaugeMetricFamily(
             "streamhub_ws_subscriptions",
-            "Channel subscriptions held by this node's connections", value=subscriptions,
+            "Channel subscriptions held by this node's connections",
+            value=subscriptions,
         )
         messages_in = CounterMetricFamily(
             "streamhub_ws_messages_in", "Frames received from clients", labels=["type"]
@@ -85,7 +87,8 @@ class RealtimeCollector(Collector):
             value=stats.slow_consumers_dropped,
         )
         rejected = CounterMetricFamily(
-            "streamhub_ws_rejected", "Frames or connections refused by a WebSocket limit",
+            "streamhub_ws_rejected",
+            "Frames or connections refused by a WebSocket limit",
             labels=["reason"],
         )
         rejected.add_metric(["messages"], stats.rejected_messages)

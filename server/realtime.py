@@ -50,7 +50,7 @@ def _engines(settings: Settings, node_id: str) -> tuple[Broker, Presence]:
     return broker, presence
 
 
-def _principal(tokens: TokenService):  # type: ignore[no-untyped-def]
+def _principal(tokens: TokenService):
     def decode(token: str) -> Principal:
         claims = tokens.decode_access(token)
         return Principal(user_id=claims.user_id, role=claims.role, expires_at=claims.expires_at)

@@ -11,14 +11,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, TypeAlias
+from typing import Literal
 
 import asyncpg
 
 from core.errors import NotFound, ValidationFailed
+from storage.db import Conn
 from storage.videos import TRENDING_WEIGHTS
 
-Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 CommentSort = Literal["newest", "oldest", "top"]
 
 

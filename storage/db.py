@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import asyncpg
 import orjson
+
+# What repository functions accept: a pool for one-off statements, or a connection inside a
+# transaction the caller holds.
+Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

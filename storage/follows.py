@@ -11,13 +11,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeAlias
 
 import asyncpg
 
 from core.errors import NotFound
-
-Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
+from storage.db import Conn
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,11 +8,9 @@ videos and users is checked.
 
 from __future__ import annotations
 
-from typing import TypeAlias
-
 import asyncpg
 
-Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
+from storage.db import Conn
 
 # Each query counts the rows whose stored counter differs from the truth.
 _CHECKS = {

@@ -6,9 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-import asyncpg
-
-Conn = asyncpg.Pool | asyncpg.Connection
+from storage.db import Conn
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,8 @@ from datetime import datetime
 
 import asyncpg
 
+from storage.db import Conn
+
 
 class RotationOutcome(enum.Enum):
     rotated = "rotated"
@@ -24,7 +26,7 @@ class Rotation:
 
 
 async def insert(
-    conn: asyncpg.Connection | asyncpg.Pool,
+    conn: Conn,
     *,
     token_id: str,
     family_id: str,
@@ -76,14 +78,14 @@ async def rotate(
         return Rotation(RotationOutcome.rotated, row["user_id"])
 
 
-async def _revoke_family(conn: asyncpg.Connection | asyncpg.Pool, family_id: uuid.UUID) -> None:
+async def _revoke_family(conn: Conn, family_id: uuid.UUID) -> None:
     await conn.execute(
         "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL",
         family_id,
     )
 
 
-async def revoke_by_hash(conn: asyncpg.Connection | asyncpg.Pool, token_hash: str) -> bool:
+async def revoke_by_hash(conn: Conn, token_hash: str) -> bool:
     """Revoke the family of the token with this hash; False when no such token exists."""
     family_id = await conn.fetchval(
         "SELECT family_id FROM refresh_tokens WHERE token_hash = $1", token_hash
@@ -92,4 +94,3 @@ async def revoke_by_hash(conn: asyncpg.Connection | asyncpg.Pool, token_hash: st
         return False
     await _revoke_family(conn, family_id)
     return True
-

@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from core.errors import Conflict, NotFound
+from storage.db import Conn
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +66,7 @@ def _conflict(exc: asyncpg.UniqueViolationError) -> Conflict:
 
 
 async def create(
-    conn: asyncpg.Connection | asyncpg.Pool,
+    conn: Conn,
     *,
     username: str,
     email: str,
@@ -88,14 +89,14 @@ async def create(
     return _user(row)
 
 
-async def get(conn: asyncpg.Connection | asyncpg.Pool, user_id: uuid.UUID) -> User:
+async def get(conn: Conn, user_id: uuid.UUID) -> User:
     row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM users WHERE id = $1", user_id)
     if row is None:
         raise NotFound("User not found")
     return _user(row)
 
 
-async def find_by_login(conn: asyncpg.Connection | asyncpg.Pool, login: str) -> User | None:
+async def find_by_login(conn: Conn, login: str) -> User | None:
     """The account whose username or email is `login`, case-insensitively."""
     row = await conn.fetchrow(
         f"SELECT {_COLUMNS} FROM users"
@@ -105,15 +106,13 @@ async def find_by_login(conn: asyncpg.Connection | asyncpg.Pool, login: str) -> 
     return _user(row) if row else None
 
 
-async def username_exists(conn: asyncpg.Connection | asyncpg.Pool, username: str) -> bool:
+async def username_exists(conn: Conn, username: str) -> bool:
     return bool(
         await conn.fetchval("SELECT 1 FROM users WHERE lower(username) = lower($1)", username)
     )
 
 
-async def record_login(
-    conn: asyncpg.Connection | asyncpg.Pool, user_id: uuid.UUID, new_hash: str | None = None
-) -> None:
+async def record_login(conn: Conn, user_id: uuid.UUID, new_hash: str | None = None) -> None:
     """Stamp last_login; store a re-hashed password when the hashing parameters were raised."""
     await conn.execute(
         "UPDATE users SET last_login = now(), password_hash = coalesce($2, password_hash)"
@@ -123,7 +122,7 @@ async def record_login(
 
 
 async def upsert_admin(
-    conn: asyncpg.Connection | asyncpg.Pool,
+    conn: Conn,
     *,
     username: str,
     email: str,
@@ -144,7 +143,7 @@ async def upsert_admin(
     return _user(row)
 
 
-async def set_role(conn: asyncpg.Connection | asyncpg.Pool, user_id: uuid.UUID, role: str) -> None:
+async def set_role(conn: Conn, user_id: uuid.UUID, role: str) -> None:
     """Change a user's role (admin tooling and tests); the next token they get carries it."""
     status = await conn.execute(
         "UPDATE users SET role = $2, updated_at = now() WHERE id = $1", user_id, role

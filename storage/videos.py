@@ -10,13 +10,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal
 
 import asyncpg
 
 from core.errors import NotFound
+from storage.db import Conn
 
-Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 Sort = Literal["latest", "popular", "trending", "relevance"]
 
 # What an author sets; the rest of a video is counters and processing state.

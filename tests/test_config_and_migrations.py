@@ -120,7 +120,9 @@ def test_discover_rejects_bad_names(tmp_path: Path) -> None:
 def test_given_urls_start_nothing(tmp_path: Path) -> None:
     from devservices.stack import local_engines
 
-    with local_engines(tmp_path / "var", "postgresql://db.example/x", "redis://cache.example/0") as e:
+    with local_engines(
+        tmp_path / "var", "postgresql://db.example/x", "redis://cache.example/0"
+    ) as e:
         assert e.database_url == "postgresql://db.example/x"
         assert e.redis_url == "redis://cache.example/0"
     assert not (tmp_path / "var").exists()

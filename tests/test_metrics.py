@@ -46,13 +46,16 @@ async def test_requests_are_labelled_by_route_template(aiohttp_client: Any, engi
     assert (await client.get("/no/such/path")).status == 404
 
     text = await scrape(client)
-    assert value(text, "http_requests_total", route="/items/{item_id}", method="GET",
-                 status="200") == 3
-    assert value(text, "http_requests_total", route="/api/auth/me", method="GET",
-                 status="401") == 1
+    assert (
+        value(text, "http_requests_total", route="/items/{item_id}", method="GET", status="200")
+        == 3
+    )
+    assert value(text, "http_requests_total", route="/api/auth/me", method="GET", status="401") == 1
     assert value(text, "http_requests_total", route="unmatched", method="GET", status="404") == 1
-    assert value(text, "http_request_duration_seconds_count", route="/items/{item_id}",
-                 method="GET") == 3
+    assert (
+        value(text, "http_request_duration_seconds_count", route="/items/{item_id}", method="GET")
+        == 3
+    )
     assert "/items/1" not in text, "raw paths never become labels"
 
 
@@ -81,8 +84,10 @@ async def test_rate_limit_rejections_by_policy(aiohttp_client: Any, engines: Any
         await client.post("/api/auth/login", json={"login": "x", "password": "y"})
     text = await scrape(client)
     assert value(text, "streamhub_rate_limit_rejections_total", policy="auth") == 2
-    assert value(text, "http_requests_total", route="/api/auth/login", method="POST",
-                 status="429") == 2
+    assert (
+        value(text, "http_requests_total", route="/api/auth/login", method="POST", status="429")
+        == 2
+    )
 
 
 class FakeHub:
@@ -166,7 +171,19 @@ async def test_each_app_has_its_own_registry(aiohttp_client: Any, engines: Any) 
     second = await aiohttp_client(create_app(make_settings(engines)))
     await first.get("/healthz")
     await first.get("/healthz")
-    assert value(await scrape(second), "http_requests_total", route="/healthz", method="GET",
-                 status="200") is None
-    assert value(await scrape(first), "http_requests_total", route="/healthz", method="GET",
-                 status="200") == 2
+    assert (
+        value(
+            await scrape(second),
+            "http_requests_total",
+            route="/healthz",
+            method="GET",
+            status="200",
+        )
+        is None
+    )
+    assert (
+        value(
+            await scrape(first), "http_requests_total", route="/healthz", method="GET", status="200"
+        )
+        == 2
+    )

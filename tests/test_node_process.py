@@ -52,6 +52,15 @@ def _stop(proc: subprocess.Popen[bytes]) -> int:
     return proc.wait(timeout=60)
 
 
+def _gone(*pids: int, timeout: float = 20) -> bool:
+    deadline = time.monotonic() + timeout
+    while any(pid_alive(pid) for pid in pids):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 async def _wait_for_lock_waiter(conn: asyncpg.Connection) -> None:
     for _ in range(200):
         if await conn.fetchval(
@@ -101,10 +110,7 @@ async def test_embedded_engines_graceful_shutdown_and_restart(tmp_path: Path) ->
         assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
         assert await asyncio.to_thread(proc.wait, 60) == 0
         # The node stopped what it started.
-        deadline = time.monotonic() + 20
-        while (pid_alive(pg_pid) or pid_alive(redis_pid)) and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
-        assert not pid_alive(pg_pid) and not pid_alive(redis_pid)
+        assert await asyncio.to_thread(_gone, pg_pid, redis_pid)
     finally:
         if proc.poll() is None:
             proc.kill()

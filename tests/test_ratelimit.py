@@ -137,7 +137,10 @@ async def test_general_budget_is_per_user(aiohttp_client: Any, engines: Any) -> 
         tokens.append({"Authorization": f"Bearer {(await resp.json())['tokens']['access_token']}"})
     alice, bob = tokens
     assert [(await client.get("/api/auth/me", headers=alice)).status for _ in range(4)] == [
-        200, 200, 200, 429,
+        200,
+        200,
+        200,
+        429,
     ]
     assert (await client.get("/api/auth/me", headers=bob)).status == 200
     assert (await client.post("/api/auth/logout", json={"refresh_token": "x"})).status == 200

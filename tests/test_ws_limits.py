@@ -55,9 +55,7 @@ async def test_connections_per_user_across_nodes(redis: Redis) -> None:
 
 async def test_concurrent_connects_get_exactly_the_limit(redis: Redis) -> None:
     nodes = [ConnectionSlots(redis, limit=3) for _ in range(2)]
-    results = await asyncio.gather(
-        *(nodes[i % 2].acquire("u1", f"c{i}") for i in range(20))
-    )
+    results = await asyncio.gather(*(nodes[i % 2].acquire("u1", f"c{i}") for i in range(20)))
     assert sum(results) == 3
 
 
@@ -125,8 +123,11 @@ async def test_connections_per_user_are_limited_across_nodes(
             assert first.hello["type"] == second.hello["type"] == "connected"
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 third = await node1.connect(token=token)
-                assert third.hello == {"type": "error", "code": "too_many_connections",
-                                       "message": "At most 2 connections per user"}
+                assert third.hello == {
+                    "type": "error",
+                    "code": "too_many_connections",
+                    "message": "At most 2 connections per user",
+                }
                 await third.recv()
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 4029
             stats = node1.app[keys.REALTIME].hub.stats
