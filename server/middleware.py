@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
+import asyncpg
 from aiohttp import web
 
 from core.errors import DomainError
@@ -150,6 +151,13 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _http_error(request, exc)
     except asyncio.CancelledError:
         raise
+    except asyncpg.DataError as exc:
+        # Defence in depth: input the edge models let through but Postgres refuses (a value out
+        # of a column's range, bytes it cannot encode) is the client's error, not ours.
+        log.warning("input refused by postgres", extra={"path": request.path, "error": repr(exc)})
+        return error_response(
+            400, "VALIDATION_ERROR", "Invalid input", details={"reason": type(exc).__name__}
+        )
     except Exception:
         # The trace goes to the log with the request id; the client gets only the id.
         request_id = request.get(keys.REQUEST_ID, "")

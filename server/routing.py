@@ -106,6 +106,27 @@ def field_errors(exc: ValidationError) -> dict[str, list[str]]:
     return errors
 
 
+def _nul_fields(value: Any, path: str) -> list[str]:
+    """Dotted paths of the strings in `value` that hold NUL, which PostgreSQL text cannot store."""
+    if isinstance(value, str):
+        return [path or "body"] if "\x00" in value else []
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return []
+    return [bad for key, item in items for bad in _nul_fields(item, f"{path}.{key}".lstrip("."))]
+
+
+def refuse_nul(payload: Any) -> None:
+    if bad := _nul_fields(payload, ""):
+        raise ValidationFailed(
+            "Text may not contain NUL characters",
+            field_errors={name: ["Must not contain NUL (\\u0000) characters"] for name in bad},
+        )
+
+
 async def read_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
     raw = await request.read()  # raises 413 past client_max_size
     if not raw:
@@ -122,6 +143,8 @@ async def read_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
             raise ValidationFailed("Malformed JSON body", details={"reason": str(exc)}) from exc
     if not isinstance(payload, dict):
         raise ValidationFailed("Request body must be a JSON object")
+    if b"\\u0000" in raw:  # the only way a NUL gets into valid JSON
+        refuse_nul(payload)
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
@@ -129,6 +152,7 @@ async def read_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
 
 
 def parse_query(request: web.Request, model: type[BaseModel]) -> BaseModel:
+    refuse_nul(dict(request.query))
     try:
         return model.model_validate(dict(request.query))
     except ValidationError as exc:

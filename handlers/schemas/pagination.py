@@ -8,12 +8,15 @@ from pydantic import BaseModel, Field
 
 MAX_PAGE_SIZE = 50  # CLUTCH: "limit: number (default: 20, max: 50)"
 DEFAULT_PAGE_SIZE = 20
+# Deep offsets are refused rather than sent to Postgres: past this no client is paging, and an
+# unbounded page number would overflow the int8 OFFSET (a 500 instead of a 400).
+MAX_PAGE = 100_000
 
 
 class PageQuery(BaseModel):
     """Query parameters. Unknown ones are ignored, not refused: clients add cache busters."""
 
-    page: int = Field(default=1, ge=1, description="1-based page number")
+    page: int = Field(default=1, ge=1, le=MAX_PAGE, description="1-based page number")
     limit: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="Page size")
 
 
