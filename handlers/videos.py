@@ -11,7 +11,6 @@ from core.tokens import AccessClaims
 from counters.views import viewer_key
 from handlers import events
 from handlers.schemas.common import SuccessMessage
-from handlers.schemas.pagination import Pagination
 from handlers.schemas.videos import (
     LikeRequest,
     LikeResponse,
@@ -59,14 +58,15 @@ async def _managed_video(request: web.Request, user: AccessClaims) -> videos.Vid
     response=VideoList,
     errors=(400,),
     summary="List public videos: filter by category, tags or text; sort latest|popular|trending",
+    description=(
+        "Answers may be up to LIST_CACHE_SECONDS old (default 5 s): counters, `total_items`"
+        " and which videos are listed. A node that creates, edits or deletes a video answers"
+        " its lists fresh at once; other nodes within that time."
+    ),
 )
-async def list_videos(request: web.Request, *, query: VideoListQuery) -> VideoList:
-    sort = query.sort or ("relevance" if query.q else "latest")
-    where = videos.ListFilter(category=query.category, tags=query.tag_list(), q=query.q)
-    found, total = await videos.list_page(
-        request.app[keys.DB], where, sort=sort, page=query.page, limit=query.limit
-    )
-    return VideoList(videos=[VideoOut.of(v) for v in found], pagination=Pagination.of(query, total))
+async def list_videos(request: web.Request, *, query: VideoListQuery) -> web.Response:
+    body = await request.app[keys.VIDEO_LISTS].page(request.app[keys.DB], query)
+    return web.Response(body=body, content_type="application/json")
 
 
 @routes.get(
@@ -98,12 +98,14 @@ async def create_video(request: web.Request, *, user: AccessClaims, body: VideoC
     video = await videos.create(
         request.app[keys.DB], author_id=uuid.UUID(user.user_id), fields=body.fields()
     )
+    request.app[keys.VIDEO_LISTS].invalidate()  # after the commit: see handlers.video_lists
     return VideoOut.of(video)
 
 
 async def _update(request: web.Request, user: AccessClaims, body: VideoPatch) -> VideoOut:
     video = await _managed_video(request, user)
     updated = await videos.update(request.app[keys.DB], video.id, body.changes())
+    request.app[keys.VIDEO_LISTS].invalidate()
     buffered = await request.app[keys.VIEWS].buffered(video.id)
     return VideoOut.of(updated, buffered_views=buffered)
 
@@ -143,6 +145,7 @@ async def put_video(request: web.Request, *, user: AccessClaims, body: VideoPatc
 async def delete_video(request: web.Request, *, user: AccessClaims) -> SuccessMessage:
     video = await _managed_video(request, user)
     await videos.delete(request.app[keys.DB], video.id)
+    request.app[keys.VIDEO_LISTS].invalidate()
     return SuccessMessage(message="Video deleted")
 
 

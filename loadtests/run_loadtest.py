@@ -36,13 +36,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import asyncpg  # noqa: E402
-import orjson  # noqa: E402
-
 from core import passwords  # noqa: E402
 from devservices.ports import free_port  # noqa: E402
 from devservices.stack import local_engines  # noqa: E402
-from storage import db, seed  # noqa: E402
+from storage import seed  # noqa: E402
 
 REPORTS = ROOT / "loadtests" / "reports"
 GENEROUS_LIMITS = {
@@ -101,26 +98,12 @@ def node(env: dict[str, str], port: int) -> Iterator[subprocess.Popen[bytes]]:
             proc.wait()
 
 
-async def _load(database_url: str, data: seed.Dataset) -> None:
-    conn = await asyncpg.connect(database_url)
-    try:
-        # COPY sends jsonb in binary: version byte 1, then the JSON text.
-        await conn.set_type_codec(
-            "jsonb", schema="pg_catalog", format="binary",
-            encoder=lambda value: b"\x01" + orjson.dumps(value),
-            decoder=lambda raw: orjson.loads(raw[1:]),
-        )  # fmt: skip
-        await db.truncate_all(conn)
-        await seed.load(conn, data, lambda line: print(line, flush=True))
-    finally:
-        await conn.close()
-
-
 def seed_data(database_url: str, users: int, videos: int, out: Path) -> Path:
-    """storage.seed's data set, loaded through a connection whose jsonb codec COPY accepts."""
+    """Load storage.seed's data set (emptying every table first); write what Locust needs."""
     password_hash = passwords.hash_password(seed.SEED_PASSWORD)
-    data = seed.generate(users, videos, password_hash)
-    asyncio.run(_load(database_url, data))
+    data = asyncio.run(
+        seed.run(database_url, users=users, videos=videos, reset=True, password_hash=password_hash)
+    )
     # Columns of seed.VIDEO_COLUMNS: 0 id, 7 view_count, 11 visibility.
     public = [v for v in data.videos if v[11] == "public"]
     public.sort(key=lambda v: v[7], reverse=True)

@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from core import passwords
 from core.tokens import TokenService
 from handlers import auth, comments, follows, health, live, profiles, videos
+from handlers.video_lists import VideoLists
 from server import content, docs, keys, metrics, ratelimit, realtime, routing
 from server.config import ConfigError, Settings
 from server.middleware import access_log, cors_middleware, errors, security_headers
@@ -100,6 +101,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[keys.SETTINGS] = settings
     app[keys.TOKENS] = token_service(settings)
+    app[keys.VIDEO_LISTS] = VideoLists.from_settings(settings)
     app.cleanup_ctx.append(postgres_ctx)
     app.cleanup_ctx.append(redis_ctx)
     app.cleanup_ctx.append(content.view_counter_ctx)

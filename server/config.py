@@ -121,6 +121,11 @@ class Settings(BaseSettings):
     view_batch_recover_after_seconds: float = Field(
         default=30.0, ge=0, alias="VIEW_BATCH_RECOVER_AFTER_SECONDS"
     )
+    # GET /api/videos answers (pages and totals) are reused by a node for this long; a node
+    # that writes a video forgets its own at once (handlers/video_lists.py). 0 = off.
+    list_cache_seconds: float = Field(default=5.0, ge=0, le=300, alias="LIST_CACHE_SECONDS")
+    # Memory those cached pages may take on a node (a 20-video page is about 20 KB).
+    list_cache_max_bytes: int = Field(default=16 * 1024 * 1024, ge=0, alias="LIST_CACHE_MAX_BYTES")
 
     # --- realtime (issue 4) ---------------------------------------------------------------
     # memory: one process only (tests, demos); redis: pub/sub + streams, any number of nodes.

@@ -15,6 +15,7 @@ from server.config import Settings
 
 if TYPE_CHECKING:
     from counters.views import ViewCounter
+    from handlers.video_lists import VideoLists
     from server.metrics import Metrics
     from server.ratelimit import Network, RateLimiter
     from server.routing import Endpoint
@@ -33,5 +34,7 @@ RATE_LIMITER: web.AppKey[RateLimiter] = web.AppKey("rate_limiter")  # absent whe
 TRUSTED_PROXIES: web.AppKey[tuple[Network, ...]] = web.AppKey("trusted_proxies")
 # Content (issue 3): this node's view counter (Redis buffer + flusher).
 VIEWS: web.AppKey[ViewCounter] = web.AppKey("views")
+# This node's cache of the public video lists (handlers/video_lists.py).
+VIDEO_LISTS: web.AppKey[VideoLists] = web.AppKey("video_lists")
 
 REQUEST_ID = web.RequestKey("request_id", str)

@@ -7,6 +7,7 @@ that locks both a video and a user locks the video first, so they cannot deadloc
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -90,16 +91,17 @@ class Counts:
     comment_count: int
 
 
-_VIDEO_COLUMNS = """
-    v.id, v.title, v.description, v.thumbnail_url, v.video_url, v.duration, v.view_count,
-    v.like_count, v.dislike_count, v.comment_count, v.tags, v.category, v.visibility,
-    v.processing_status, v.quality_variants, v.watch_time_seconds, v.retention_curve,
-    v.trending_score, v.published_at, v.created_at, v.updated_at,
-    u.id AS a_id, u.username AS a_username, u.display_name AS a_display_name,
-    u.avatar_url AS a_avatar_url, u.follower_count AS a_follower_count, u.verified AS a_verified
-"""
+# The columns are derived from the dataclasses, in their order, so `_video` can build both by
+# position: about a third of the cost of `dict(row)` plus keywords, on a 20-video page.
+_VIDEO_FIELDS = [f.name for f in dataclasses.fields(Video) if f.name != "author"]
+_AUTHOR_FIELDS = [f.name for f in dataclasses.fields(Author)]
+_VIDEO_COLUMNS = ", ".join(
+    [f"v.{name}" for name in _VIDEO_FIELDS] + [f"u.{name} AS a_{name}" for name in _AUTHOR_FIELDS]
+)
+_SPLIT = len(_VIDEO_FIELDS)
 
-_SELECT = f"SELECT {_VIDEO_COLUMNS} FROM videos v JOIN users u ON u.id = v.author_id"
+_FROM = "FROM videos v JOIN users u ON u.id = v.author_id"
+_SELECT = f"SELECT {_VIDEO_COLUMNS} {_FROM}"
 
 # Lists show exactly what the partial list indexes cover.
 LISTED = "v.visibility = 'public' AND v.processing_status = 'ready'"
@@ -112,9 +114,7 @@ _ORDER = {
 
 
 def _video(row: asyncpg.Record) -> Video:
-    data = dict(row)
-    author = Author(**{name: data.pop(f"a_{name}") for name in Author.__slots__})
-    return Video(**data, author=author)
+    return Video(*row[:_SPLIT], Author(*row[_SPLIT:]))  # type: ignore[call-arg]
 
 
 async def get(conn: Conn, video_id: uuid.UUID) -> Video:
@@ -136,7 +136,9 @@ def list_sql(where: ListFilter, sort: Sort) -> tuple[str, str, list[Any]]:
     """The page query and the count query of a list, and their shared parameters.
 
     Every filter and sort is served by an index of migration 0002 (the partial list indexes,
-    GIN on tags and on the search vector), so a page never sorts the whole table.
+    GIN on tags and on the search vector), so a page never sorts the whole table. The SQL
+    text depends only on which filters are present, never on their values, so asyncpg's
+    prepared-statement cache serves every request after the first of each shape.
     """
     params: list[Any] = []
 
@@ -145,12 +147,10 @@ def list_sql(where: ListFilter, sort: Sort) -> tuple[str, str, list[Any]]:
         return f"${len(params)}"
 
     clauses = [LISTED]
-    order = _ORDER.get(sort, _ORDER["latest"])
+    search = ""  # the parsed query, once per statement, as a FROM item
     if where.q:
-        query = f"websearch_to_tsquery('english', {param(where.q)})"
-        clauses.append(f"v.search @@ {query}")
-        if sort == "relevance":
-            order = f"ts_rank_cd(v.search, {query}) DESC, v.published_at DESC, v.id DESC"
+        search = f", websearch_to_tsquery('english', {param(where.q)}) AS tsq"
+        clauses.append("v.search @@ tsq")
     if where.category:
         clauses.append(f"v.category = {param(where.category)}")
     if where.tags:
@@ -161,20 +161,53 @@ def list_sql(where: ListFilter, sort: Sort) -> tuple[str, str, list[Any]]:
             f" WHERE follower_id = {param(where.followed_by)})"
         )
     condition = " AND ".join(clauses)
-    n = len(params)
-    page = f"{_SELECT} WHERE {condition} ORDER BY {order} LIMIT ${n + 1} OFFSET ${n + 2}"
-    count = f"SELECT count(*) FROM videos v WHERE {condition}"
+    window = f"LIMIT ${len(params) + 1} OFFSET ${len(params) + 2}"
+    if where.q and sort == "relevance":
+        # Rank the matches on `videos` alone and join the page's 20 authors afterwards:
+        # joining first fetched an author for every match (2.4x slower with EXPLAIN ANALYZE
+        # on 5,000 videos, for a word that matches 1,900 of them).
+        page = f"""SELECT {_VIDEO_COLUMNS} FROM (
+                SELECT v.id, ts_rank_cd(v.search, tsq) AS rank FROM videos v{search}
+                WHERE {condition}
+                ORDER BY rank DESC, v.published_at DESC, v.id DESC {window}
+            ) AS hit JOIN videos v ON v.id = hit.id JOIN users u ON u.id = v.author_id
+            ORDER BY hit.rank DESC, v.published_at DESC, v.id DESC"""
+    else:
+        order = _ORDER.get(sort, _ORDER["latest"])
+        page = f"{_SELECT}{search} WHERE {condition} ORDER BY {order} {window}"
+    count = f"SELECT count(*) FROM videos v{search} WHERE {condition}"
     return page, count, params
+
+
+async def list_rows(
+    conn: Conn, where: ListFilter, *, sort: Sort, page: int, limit: int
+) -> list[Video]:
+    """One page of listed videos matching the filter."""
+    page_sql, _, params = list_sql(where, sort)
+    rows = await conn.fetch(page_sql, *params, limit, (page - 1) * limit)
+    return [_video(row) for row in rows]
+
+
+async def count_listed(conn: Conn, where: ListFilter) -> int:
+    """How many listed videos match the filter (a scan of every match: cache it)."""
+    _, count_sql, params = list_sql(where, "latest")
+    total: int = await conn.fetchval(count_sql, *params)
+    return total
 
 
 async def list_page(
     conn: Conn, where: ListFilter, *, sort: Sort, page: int, limit: int
 ) -> tuple[list[Video], int]:
     """One page of listed videos and the number of listed videos matching the filter."""
-    page_sql, count_sql, params = list_sql(where, sort)
-    rows = await conn.fetch(page_sql, *params, limit, (page - 1) * limit)
-    total = await conn.fetchval(count_sql, *params)
-    return [_video(row) for row in rows], total
+    found = await list_rows(conn, where, sort=sort, page=page, limit=limit)
+    return found, known_total(found, page=page, limit=limit) or await count_listed(conn, where)
+
+
+def known_total(found: list[Video], *, page: int, limit: int) -> int | None:
+    """The total when the page itself proves it (a short page that is not past the end)."""
+    if len(found) < limit and (found or page == 1):
+        return (page - 1) * limit + len(found)
+    return None
 
 
 async def create(conn: asyncpg.Pool, *, author_id: uuid.UUID, fields: dict[str, Any]) -> Video:

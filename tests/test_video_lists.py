@@ -1,0 +1,136 @@
+"""GET /api/videos through the per-node list cache (handlers/video_lists.py).
+
+What is checked: writes through a node show at once on that node; private, unlisted and
+unready videos never appear through the cache; totals stay right; another node's write shows
+within the TTL (a fake clock, no waiting); the direct encoding equals the response model's.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from core.ttl_cache import TtlCache
+from handlers.schemas.pagination import PageQuery, Pagination
+from handlers.schemas.videos import VideoList, VideoOut, encode_list
+from server import keys
+from server.app import create_app
+from storage import videos
+from tests.conftest import make_settings
+from tests.content import create_video, make_user
+
+
+async def listed(client: Any, query: str = "") -> tuple[list[str], int]:
+    resp = await client.get(f"/api/videos?{query}")
+    assert resp.status == 200, await resp.text()
+    body = await resp.json()
+    return [v["title"] for v in body["videos"]], body["pagination"]["total_items"]
+
+
+async def insert_elsewhere(client: Any, author_id: uuid.UUID, title: str) -> None:
+    """A listed video written straight to Postgres, as another node's request would."""
+    await client.app[keys.DB].execute(
+        "INSERT INTO videos (author_id, title, processing_status, published_at)"
+        " VALUES ($1, $2, 'ready', now())",
+        author_id,
+        title,
+    )
+
+
+async def test_a_write_through_this_node_shows_at_once(client: Any) -> None:
+    _, headers = await make_user(client, role="creator")
+    first = await create_video(client, headers, title="first")
+    assert await listed(client) == (["first"], 1)
+    await create_video(client, headers, title="second")
+    assert await listed(client) == (["second", "first"], 2)
+    resp = await client.patch(
+        f"/api/videos/{first['id']}", json={"title": "renamed"}, headers=headers
+    )
+    assert resp.status == 200
+    assert await listed(client) == (["second", "renamed"], 2)
+    assert (await client.delete(f"/api/videos/{first['id']}", headers=headers)).status == 200
+    assert await listed(client) == (["second"], 1)
+
+
+async def test_private_unlisted_and_unready_videos_never_come_from_the_cache(client: Any) -> None:
+    _, headers = await make_user(client, role="creator")
+    public = await create_video(client, headers, title="public")
+    await create_video(client, headers, title="unlisted", visibility="unlisted")
+    await create_video(client, headers, title="private", visibility="private")
+    await create_video(client, headers, title="draft", video_url=None)
+    for query in ("", "q=public", "q=private", "sort=popular", "limit=50"):
+        assert (await listed(client, query))[0] in (["public"], [])
+    assert await listed(client) == (["public"], 1)  # now cached
+    resp = await client.patch(
+        f"/api/videos/{public['id']}", json={"visibility": "private"}, headers=headers
+    )
+    assert resp.status == 200
+    assert await listed(client) == ([], 0)
+    assert await listed(client, "q=public") == ([], 0)
+
+
+async def test_another_nodes_write_shows_within_the_ttl(client: Any) -> None:
+    author, headers = await make_user(client, role="creator")
+    await create_video(client, headers, title="mine")
+    now = [0.0]
+    lists = client.app[keys.VIDEO_LISTS]
+    ttl = client.app[keys.SETTINGS].list_cache_seconds
+    assert ttl > 0
+    lists.pages = TtlCache(ttl_seconds=ttl, max_weight=1 << 20, weigh=len, clock=lambda: now[0])
+    lists.totals = TtlCache(ttl_seconds=ttl, max_weight=1 << 20, weigh=lambda _: 1)
+
+    assert await listed(client) == (["mine"], 1)
+    await insert_elsewhere(client, author.id, "theirs")
+    assert await listed(client) == (["mine"], 1)  # this node's page, at most `ttl` old
+    now[0] += ttl + 0.01
+    assert await listed(client) == (["theirs", "mine"], 2)
+
+
+async def test_totals_are_exact_past_the_first_page(client: Any) -> None:
+    _, headers = await make_user(client, role="creator")
+    for i in range(5):
+        await create_video(client, headers, title=f"v{i}")
+    assert await listed(client, "limit=2&page=1") == (["v4", "v3"], 5)
+    assert await listed(client, "limit=2&page=3") == (["v0"], 5)  # a short page proves it
+    assert await listed(client, "limit=2&page=9") == ([], 5)
+    assert await listed(client, "limit=2&page=2&q=v2") == ([], 1)
+
+
+async def test_with_the_cache_off_every_request_reads_postgres(
+    aiohttp_client: Any, engines: Any
+) -> None:
+    client = await aiohttp_client(create_app(make_settings(engines, LIST_CACHE_SECONDS=0)))
+    author, headers = await make_user(client, role="creator")
+    await create_video(client, headers, title="mine")
+    assert await listed(client) == (["mine"], 1)
+    await insert_elsewhere(client, author.id, "theirs")
+    assert await listed(client) == (["theirs", "mine"], 2)
+
+
+def sample_video(**changes: Any) -> videos.Video:
+    now = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    author = videos.Author(uuid.uuid4(), "ann", "Ann", "/static/a.svg", 12, True)
+    fields: dict[str, Any] = {
+        "id": uuid.uuid4(), "title": "T", "description": "D", "thumbnail_url": "",
+        "video_url": "https://cdn.example.com/v.mp4", "duration": 61, "view_count": 7,
+        "like_count": 3, "dislike_count": 1, "comment_count": 2, "tags": ["a", "b"],
+        "category": "music", "visibility": "public", "processing_status": "ready",
+        "quality_variants": {"720p": "https://cdn.example.com/720.mp4"},
+        "watch_time_seconds": 125.5, "retention_curve": [1, 0.75, 0.3333333333333333],
+        "trending_score": 2.5, "published_at": now, "created_at": now,
+        "updated_at": now.replace(microsecond=0), "author": author,
+    }  # fmt: skip
+    fields.update(changes)
+    return videos.Video(**fields)
+
+
+def test_the_direct_encoding_is_the_response_models() -> None:
+    found = [sample_video(), sample_video(view_count=0, published_at=None, retention_curve=[])]
+    pagination = Pagination.of(PageQuery(page=2, limit=2), 9)
+    expected = VideoList(videos=[VideoOut.of(v) for v in found], pagination=pagination)
+    encoded = encode_list(found, pagination)
+    assert orjson.loads(encoded) == orjson.loads(expected.model_dump_json())
+    assert encoded == expected.model_dump_json().encode()
