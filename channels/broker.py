@@ -21,6 +21,8 @@ from channels.protocol import offset_key
 
 # Called for every publication on a channel this node subscribed to: (channel, offset, payload).
 Listener = Callable[[str, str, bytes], None]
+# Called when live delivery may have skipped publications on any channel (a lost connection).
+GapListener = Callable[[], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,14 +44,17 @@ class Broker(abc.ABC):
     Guarantees: every publication gets an offset, strictly increasing per channel; the listener
     sees a channel's publications in offset order; delivery is at most once (a node that is
     not subscribed, or disconnected from Redis, misses it; history is how clients recover).
-    `publish` never raises because nobody listens. History keeps a bounded number of recent
-    publications per channel.
+    A broker that may have missed publications calls the gap listener once it receives again,
+    before any publication that follows. `publish` never raises because nobody listens.
+    History keeps a bounded number of recent publications per channel.
     """
 
     _listener: Listener | None = None
+    _on_gap: GapListener | None = None
 
-    def set_listener(self, listener: Listener) -> None:
+    def set_listener(self, listener: Listener, *, on_gap: GapListener | None = None) -> None:
         self._listener = listener
+        self._on_gap = on_gap
 
     async def publish(self, channel: str, event: Mapping[str, Any]) -> str:
         """Serialize `event` once and publish it; return its offset."""

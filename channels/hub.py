@@ -6,6 +6,14 @@ transport: nothing is awaited per socket. Each socket is bounded by its unsent b
 `max_pending_bytes` is detached at once and closed with 4008 (slow consumer), so a client
 that stops reading never slows the others and never grows the node's memory without bound.
 
+Frames are written by a flush scheduled with `call_soon`, not inside the broker's callback:
+every publication the broker hands over before the event loop next runs (for Redis, all the
+publications of one socket read) leaves in one `send()` per socket. The cost of fan-out is
+that system call, so a busy channel costs a fraction of one call per message, and a quiet one
+waits no longer than one turn of the loop (there is no timer). Anything else written to a
+socket (replies, replays) or any change of membership flushes first, so every socket still
+sees its frames in order and exactly the events published while it was subscribed.
+
 Upstream, the hub asks the broker for a channel on its first local subscriber and releases it
 after its last, through one ordered queue so a quick unsubscribe/subscribe pair reaches the
 broker in the order it happened.
@@ -24,7 +32,7 @@ from aiohttp import web
 from channels.broker import Broker, Replay
 from channels.coalescer import Coalescer
 from channels.frames import message_frame
-from channels.protocol import CloseCode, offset_key, reply
+from channels.protocol import CloseCode, offset_key, reply, resync
 from channels.stats import HubStats
 
 log = logging.getLogger("streamhub.channels.hub")
@@ -52,12 +60,13 @@ class Subscription:
         self.conn = conn
         self.channel = channel
         self.counters = counters
-        # Live frames that arrive while history is replayed; None once caught up.
-        self.buffer: list[tuple[str, bytes | None]] | None = []
+        # Live frames that arrive while history is replayed; None once caught up. An entry
+        # without an offset (a notice) is always delivered.
+        self.buffer: list[tuple[str | None, bytes | None]] | None = []
 
 
 class ChannelState:
-    __slots__ = ("catching_up", "coalescer", "groups", "name", "ready", "size")
+    __slots__ = ("catching_up", "coalescer", "groups", "last", "name", "outbox", "ready", "size")
 
     def __init__(self, name: str, ready: asyncio.Future[None]) -> None:
         self.name = name
@@ -66,6 +75,10 @@ class ChannelState:
         self.catching_up: dict[Connection, Subscription] = {}
         self.coalescer: Coalescer | None = None
         self.size = 0
+        # Frames fanned out but not yet written, per filter group (see `Hub.flush`).
+        self.outbox: dict[Counters, list[bytes]] = {}
+        # The newest offset this node delivered (or told subscribers they stand at).
+        self.last: str | None = None
 
 
 class Hub:
@@ -87,8 +100,9 @@ class Hub:
         )
         self._tasks: set[asyncio.Task[Any]] = set()
         self._worker: asyncio.Task[None] | None = None
+        self._dirty: list[ChannelState] = []  # channels whose outbox holds frames
         self.stats = HubStats()  # read by server/metrics.py at scrape time
-        broker.set_listener(self.deliver)
+        broker.set_listener(self.deliver, on_gap=self.missed)
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -158,6 +172,8 @@ class Hub:
         return state
 
     def _detach(self, sub: Subscription) -> None:
+        if self._dirty:  # events published while it was subscribed are still its to read
+            self.flush()
         conn = sub.conn
         del conn.subscriptions[sub.channel]
         state = self._channels.get(sub.channel)
@@ -189,6 +205,8 @@ class Hub:
             last = replay.top
         else:
             last = replay.entries[-1][0] if replay.entries else since
+        if last is not None and (state.last is None or offset_key(last) > offset_key(state.last)):
+            state.last = last
         self.send(
             conn,
             reply(
@@ -200,14 +218,14 @@ class Hub:
             ),
         )
         if gap:
-            self.send(conn, {"type": "resync", "channel": sub.channel, "offset": last})
+            self.send(conn, resync(sub.channel, last, "history_trimmed"))
         for offset, payload in [] if gap else replay.entries:
             frame = self._frame(sub.channel, offset, orjson.loads(payload), sub.counters)
             if frame is not None:
                 self._write(conn, frame)
         seen = offset_key(last) if last is not None else (-1, -1)
-        for offset, frame in sub.buffer or ():
-            if frame is not None and offset_key(offset) > seen:
+        for at, frame in sub.buffer or ():
+            if frame is not None and (at is None or offset_key(at) > seen):
                 self._write(conn, frame)
         sub.buffer = None
         del state.catching_up[conn]
@@ -263,19 +281,43 @@ class Hub:
                 frames[key] = self._frame(state.name, offset, event, key)
             return frames[key]
 
-        slow: list[Connection] = []
-        for counters, conns in state.groups.items():
+        state.last = offset
+        outbox = state.outbox
+        for counters in state.groups:
             frame = frame_for(counters)
             if frame is not None:
-                self._write_all(conns, frame, slow)
+                if not outbox:
+                    if not self._dirty:
+                        asyncio.get_running_loop().call_soon(self.flush)
+                    self._dirty.append(state)
+                queued = outbox.get(counters)
+                if queued is None:
+                    outbox[counters] = [frame]
+                else:
+                    queued.append(frame)
         for sub in state.catching_up.values():
             assert sub.buffer is not None
             sub.buffer.append((offset, frame_for(sub.counters)))
+
+    def flush(self) -> None:
+        """Write every queued frame now: one write per socket carrying all its pending frames.
+
+        Sockets past `max_pending_bytes` are skipped and closed with 4008 afterwards.
+        """
+        dirty, self._dirty = self._dirty, []
+        slow: list[Connection] = []
+        for state in dirty:
+            outbox, state.outbox = state.outbox, {}
+            for counters, frames in outbox.items():
+                conns = state.groups.get(counters)
+                if conns:
+                    data = frames[0] if len(frames) == 1 else b"".join(frames)
+                    self._write_all(conns, data, len(frames), slow)
         for conn in slow:
             self.kick(conn, CloseCode.slow_consumer, "slow consumer")
 
     def _write_all(
-        self, conns: dict[Connection, None], frame: bytes, slow: list[Connection]
+        self, conns: dict[Connection, None], data: bytes, frames: int, slow: list[Connection]
     ) -> None:
         # The hot loop: no await, no allocation per socket.
         limit = self._max_pending
@@ -288,8 +330,24 @@ class Hub:
                 skipped += 1
                 slow.append(conn)
             else:
-                transport.write(frame)
-        self.stats.messages_out += len(conns) - skipped
+                transport.write(data)
+        self.stats.messages_out += (len(conns) - skipped) * frames
+
+    def missed(self) -> None:
+        """The broker's gap notice: live publications may have been lost on every channel.
+
+        Called before any publication that follows the gap, so each subscriber reads, in
+        order: events up to `offset`, this `resync`, then live events again. Subscribing
+        again with `since` replays what was missed from history.
+        """
+        for state in list(self._channels.values()):
+            notice = message_frame(resync(state.name, state.last, "broker_reconnect"))
+            for conns in list(state.groups.values()):
+                for conn in list(conns):
+                    self._write(conn, notice)
+            for sub in state.catching_up.values():  # after its replay, which may predate the gap
+                assert sub.buffer is not None
+                sub.buffer.append((None, notice))
 
     @staticmethod
     def _frame(
@@ -311,6 +369,8 @@ class Hub:
         self._write(conn, message_frame(message))
 
     def _write(self, conn: Connection, frame: bytes) -> None:
+        if self._dirty:  # fan-out frames queued before this one leave first
+            self.flush()
         transport = conn.transport
         if conn.closing or transport.is_closing():
             return

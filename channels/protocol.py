@@ -136,6 +136,11 @@ def reply(kind: str, msg_id: str | int | None, **fields: Any) -> dict[str, Any]:
     return message
 
 
+def resync(channel: str, offset: str | None, reason: str) -> dict[str, Any]:
+    """Tell a subscriber its live stream of `channel` has a gap (reasons: docs/PROTOCOL.md)."""
+    return {"type": "resync", "channel": channel, "offset": offset, "reason": reason}
+
+
 def offset_key(offset: str) -> tuple[int, int]:
     """Offsets are `<ms>-<seq>` (Redis stream ids); this orders them numerically."""
     ms, _, seq = offset.partition("-")

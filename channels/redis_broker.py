@@ -10,7 +10,10 @@ thread, so offsets (stream ids) increase in publish order on every node.
 
 Failure policy: if the PubSub connection drops, redis-py reconnects and re-subscribes on the
 next read; publications made meanwhile are not delivered live (at most once) but remain in
-history, where a client that reconnects with its last offset finds them.
+history. Redis confirms the node-private channel once per connection, so a second confirmation
+means a new connection: the gap listener is told then, before the first publication that
+follows (all channels are re-subscribed by one SUBSCRIBE), and subscribers recover from
+history with their last offset.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ class RedisBroker(Broker):
         self._redis: Redis | None = None
         self._pubsub: PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
+        self._connections = 0  # confirmations of the node channel: PubSub connections made
 
     @property
     def redis(self) -> Redis:
@@ -142,6 +146,11 @@ class RedisBroker(Broker):
             if self._listener is not None:
                 self._listener(name.removeprefix("ch:"), offset.decode(), payload)
         elif kind == "subscribe":
+            if name == self._node_channel:
+                self._connections += 1
+                if self._connections > 1 and self._on_gap is not None:
+                    log.warning("pubsub reconnected; subscribers are told to resync")
+                    self._on_gap()
             for waiter in self._waiters.pop(name, ()):
                 if not waiter.done():
                     waiter.set_result(None)

@@ -143,7 +143,10 @@ async def test_gap_beyond_history_gets_resync(
         ack = await ws.subscribe(channel, since=first)
         assert ack["recovered"] is False
         resync = await ws.recv()
-        assert resync == {"type": "resync", "channel": channel, "offset": ack["offset"]}
+        assert resync == {
+            "type": "resync", "channel": channel, "offset": ack["offset"],
+            "reason": "history_trimmed",
+        }  # fmt: skip
         await broker.publish(channel, _comment(video, 300))
         assert (await ws.recv())["comment"]["n"] == 300
         await ws.close()
