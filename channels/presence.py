@@ -12,6 +12,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
+import time
 
 from redis.asyncio import Redis
 
@@ -52,8 +53,25 @@ return total
 """
 
 
+# A viewer count is pushed only if it differs from the last one pushed and no push of that
+# channel happened within the interval, whichever node tried: both checks are one script.
+_CLAIM = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return 0 end
+if tonumber(ARGV[2]) > 0 and not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+return 1
+"""
+PUSHED_TTL_MS = 3_600_000  # forgetting a quiet channel's last push costs one extra push
+
+
 def presence_key(channel: str) -> str:
     return f"presence:{channel}"
+
+
+def pushed_key(channel: str) -> str:
+    return f"presence_pushed:{channel}"
 
 
 class Presence(abc.ABC):
@@ -72,6 +90,11 @@ class Presence(abc.ABC):
     async def count(self, channel: str) -> int:
         """Sockets subscribed to `channel` on every live node."""
 
+    @abc.abstractmethod
+    async def claim_change(self, channel: str, count: int, interval_s: float) -> bool:
+        """Whether to push `count` now: True at most once per `interval_s` per channel across
+        all nodes, and only if `count` differs from the last count claimed (or recorded)."""
+
     async def start(self) -> None:  # noqa: B027 - optional hook
         pass
 
@@ -80,10 +103,27 @@ class Presence(abc.ABC):
 
 
 class MemoryPresence(Presence):
-    """Single node: the local count is the whole count."""
+    """Single node: the local count is the whole count. Memory: one entry per channel pushed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._pushed: dict[str, tuple[int, float]] = {}  # channel -> (count, when)
+
+    def changed(self, channel: str, count: int) -> None:
+        super().changed(channel, count)
+        if count == 0:
+            self._pushed.pop(channel, None)
 
     async def count(self, channel: str) -> int:
         return self._local.get(channel, 0)
+
+    async def claim_change(self, channel: str, count: int, interval_s: float) -> bool:
+        now = time.monotonic()
+        last = self._pushed.get(channel)
+        if last is not None and (last[0] == count or now - last[1] < interval_s):
+            return False
+        self._pushed[channel] = (count, now)
+        return True
 
 
 class RedisPresence(Presence):
@@ -116,6 +156,7 @@ class RedisPresence(Presence):
         self._redis = Redis.from_url(self._url)
         self._write = self._redis.register_script(_WRITE)
         self._count = self._redis.register_script(_COUNT)
+        self._claim = self._redis.register_script(_CLAIM)
         self._task = asyncio.create_task(self._loop(), name="presence-heartbeat")
 
     async def close(self) -> None:
@@ -132,6 +173,11 @@ class RedisPresence(Presence):
     async def count(self, channel: str) -> int:
         await self._flush_dirty()  # this node's latest count is part of the answer
         return int(await self._count(keys=[presence_key(channel)]))
+
+    async def claim_change(self, channel: str, count: int, interval_s: float) -> bool:
+        keys = [pushed_key(channel), f"{pushed_key(channel)}:gate"]
+        args = [count, int(interval_s * 1000), PUSHED_TTL_MS]
+        return bool(await self._claim(keys=keys, args=args))
 
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()

@@ -150,6 +150,11 @@ class Settings(BaseSettings):
     # Each node rewrites its presence entries every heartbeat; a dead node's expire after TTL.
     presence_heartbeat_seconds: float = Field(default=5.0, gt=0, alias="PRESENCE_HEARTBEAT_SECONDS")
     presence_ttl_seconds: float = Field(default=15.0, gt=0, alias="PRESENCE_TTL_SECONDS")
+    # While a video is live, its viewer count is pushed (live_stream) when it changes, at most
+    # once per this many seconds per video across all nodes (0 = only on live/offline).
+    live_viewers_interval_seconds: float = Field(
+        default=1.0, ge=0, alias="LIVE_VIEWERS_INTERVAL_SECONDS"
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod

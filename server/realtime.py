@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
@@ -14,6 +17,7 @@ from channels.presence import MemoryPresence, Presence, RedisPresence
 from channels.redis_broker import RedisBroker
 from core.errors import NotFound
 from core.tokens import TokenService
+from handlers import live
 from server import keys
 from server.config import Settings
 from storage import videos
@@ -90,4 +94,23 @@ def setup(app: web.Application, settings: Settings) -> realtime.Node:
     app[keys.BROKER] = broker
     app[keys.REALTIME] = node
     realtime.setup(app, node)
+    if settings.live_viewers_interval_seconds > 0:
+        app.cleanup_ctx.append(_viewer_counts_ctx(settings.live_viewers_interval_seconds))
     return node
+
+
+def _viewer_counts_ctx(
+    interval_s: float,
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """Push live viewer counts while the node runs (after the node starts, stopped first)."""
+
+    async def viewer_counts(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(
+            live.push_viewer_counts(app, interval_s=interval_s), name="live-viewer-counts"
+        )
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return viewer_counts

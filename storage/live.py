@@ -41,3 +41,12 @@ async def get_status(conn: Conn, video_id: uuid.UUID) -> LiveStatus:
     if row is None:
         return LiveStatus(video_id, "offline", None)
     return LiveStatus(row["video_id"], row["status"], row["started_at"])
+
+
+async def live_among(conn: Conn, video_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    """Which of `video_ids` are live now."""
+    rows = await conn.fetch(
+        "SELECT video_id FROM live_streams WHERE video_id = ANY($1) AND status = 'live'",
+        video_ids,
+    )
+    return [row["video_id"] for row in rows]

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import pytest
 
-from tests.ws_support import Hub, broker_name_fixture, hub_fixture  # noqa: F401 - fixtures
+from channels.presence import MemoryPresence, Presence, RedisPresence
+from tests.ws_support import (  # noqa: F401 - fixtures
+    Hub,
+    WsClient,
+    broker_name_fixture,
+    hub_fixture,
+    start_hub,
+)
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -72,3 +80,64 @@ async def test_only_the_author_sets_live(hub: Hub) -> None:
     assert (
         await client.post(missing, json={"status": "live"}, headers=creator["headers"])
     ).status == 404
+
+
+async def _pushed_count(ws: WsClient, expected: int) -> dict[str, Any]:
+    """The next `live_stream` that shows `expected` viewers (earlier counts may come first)."""
+    async with asyncio.timeout(5):
+        while True:
+            message = await ws.recv_type("live_stream")
+            if message["viewer_count"] == expected:
+                return message
+
+
+async def test_viewer_count_is_pushed_while_live(
+    broker_name: str, aiohttp_client: Any, engines: Any
+) -> None:
+    async for hub in start_hub(
+        aiohttp_client, engines, broker_name, LIVE_VIEWERS_INTERVAL_SECONDS=0.1
+    ):
+        creator = await hub.accounts.register(role="creator")
+        video = await hub.create_video(creator["user"]["id"])
+        channel = f"video:{video}"
+        watcher = await hub.connect()
+        await watcher.subscribe(channel)
+        url = f"/api/videos/{video}/live"
+        resp = await hub.accounts.client.post(
+            url, json={"status": "live"}, headers=creator["headers"]
+        )
+        assert resp.status == 200
+        assert (await _pushed_count(watcher, 1))["status"] == "live"
+        others = [await hub.connect() for _ in range(2)]
+        for ws in others:
+            await ws.subscribe(channel)
+        pushed = await _pushed_count(watcher, 3)  # no REST call: the count moved by itself
+        assert pushed["status"] == "live" and pushed["video_id"] == video
+        await others[0].close()
+        await _pushed_count(watcher, 2)
+        resp = await hub.accounts.client.post(
+            url, json={"status": "offline"}, headers=creator["headers"]
+        )
+        assert (await _pushed_count(watcher, 2))["status"] == "offline"
+        await others[1].close()
+        # Offline: the count moves (to 1) but nothing is pushed any more.
+        assert await watcher.nothing_within(0.5)
+        await watcher.close()
+
+
+async def _check_gate(presence: Presence) -> None:
+    channel = f"video:{uuid.uuid4()}"
+    assert await presence.claim_change(channel, 3, 60.0), "a first count is pushed"
+    assert not await presence.claim_change(channel, 3, 0), "the same count is not pushed again"
+    assert not await presence.claim_change(channel, 4, 60.0), "a change waits out the interval"
+    assert await presence.claim_change(channel, 5, 0), "no interval: any change goes"
+
+
+async def test_viewer_count_pushes_are_gated_per_channel(engines: Any) -> None:
+    await _check_gate(MemoryPresence())
+    redis_presence = RedisPresence(engines.redis_url, node_id="gate", heartbeat_s=5, ttl_s=15)
+    await redis_presence.start()
+    try:
+        await _check_gate(redis_presence)
+    finally:
+        await redis_presence.close()
