@@ -208,10 +208,14 @@ def register(app: web.Application, routers: list[Router], *, version_prefix: str
     for router in routers:
         for endpoint in router.endpoints:
             view = make_view(endpoint)
-            app.router.add_route(endpoint.method, endpoint.path, view)
+            paths = [endpoint.path]
             if endpoint.path.startswith("/api/"):
-                versioned = f"/api/{version_prefix}/" + endpoint.path.removeprefix("/api/")
-                app.router.add_route(endpoint.method, versioned, view)
+                paths.append(f"/api/{version_prefix}/" + endpoint.path.removeprefix("/api/"))
+            for path in paths:
+                if endpoint.method == "GET":
+                    app.router.add_get(path, view)  # HEAD too, as HTTP expects of a GET
+                else:
+                    app.router.add_route(endpoint.method, path, view)
             endpoints.append(endpoint)
     app[keys.ENDPOINTS] = endpoints
 

@@ -246,3 +246,10 @@ async def test_readyz_when_redis_goes_away(
     resp = await client.get("/readyz")
     assert resp.status == 503
     assert (await resp.json())["error"]["details"]["checks"]["redis"] != "ok"
+
+
+async def test_head_is_answered_wherever_get_is(client: Any) -> None:
+    for path in ("/healthz", "/api/videos", "/api/v1/videos"):
+        resp = await client.head(path)
+        assert resp.status == 200, path
+        assert await resp.read() == b""
