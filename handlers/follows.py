@@ -70,6 +70,18 @@ async def unfollow(request: web.Request, *, user: AccessClaims) -> FollowRespons
     return FollowResponse(following=False, follower_count=change.follower_count)
 
 
+async def _side(
+    request: web.Request, user: AccessClaims | None, query: PageQuery, side: follows.Side
+) -> tuple[list[FollowEntryOut], Pagination]:
+    """One page of a user's followers or following, if their privacy settings allow it."""
+    account = await _listable(request, user, f"show_{side}")
+    found, total = await follows.list_side(
+        request.app[keys.DB], account.id, side, page=query.page, limit=query.limit
+    )
+    entries = [FollowEntryOut.model_validate(f, from_attributes=True) for f in found]
+    return entries, Pagination.of(query, total)
+
+
 async def _listable(request: web.Request, user: AccessClaims | None, setting: str) -> users.User:
     """The user of the path, if their privacy settings let the caller see this list."""
     account = await users.get(request.app[keys.DB], user_ref(request, user))
@@ -92,14 +104,8 @@ async def _listable(request: web.Request, user: AccessClaims | None, setting: st
 async def list_followers(
     request: web.Request, *, user: AccessClaims | None, query: PageQuery
 ) -> FollowersList:
-    account = await _listable(request, user, "show_followers")
-    found, total = await follows.followers(
-        request.app[keys.DB], account.id, page=query.page, limit=query.limit
-    )
-    return FollowersList(
-        followers=[FollowEntryOut.model_validate(f, from_attributes=True) for f in found],
-        pagination=Pagination.of(query, total),
-    )
+    entries, pagination = await _side(request, user, query, "followers")
+    return FollowersList(followers=entries, pagination=pagination)
 
 
 @routes.get(
@@ -114,14 +120,8 @@ async def list_followers(
 async def list_following(
     request: web.Request, *, user: AccessClaims | None, query: PageQuery
 ) -> FollowingList:
-    account = await _listable(request, user, "show_following")
-    found, total = await follows.following(
-        request.app[keys.DB], account.id, page=query.page, limit=query.limit
-    )
-    return FollowingList(
-        following=[FollowEntryOut.model_validate(f, from_attributes=True) for f in found],
-        pagination=Pagination.of(query, total),
-    )
+    entries, pagination = await _side(request, user, query, "following")
+    return FollowingList(following=entries, pagination=pagination)
 
 
 @routes.get(

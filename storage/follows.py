@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 import asyncpg
 
@@ -105,29 +106,26 @@ _ENTRY = """u.id, u.username, u.display_name, u.avatar_url, u.follower_count,
             f.created_at AS followed_at"""
 
 
-async def followers(
-    conn: Conn, user_id: uuid.UUID, *, page: int, limit: int
+Side = Literal["followers", "following"]
+
+# For each list: the column naming the listed users, the column naming the owner, the counter.
+_SIDES: dict[Side, tuple[str, str, str]] = {
+    "followers": ("follower_id", "following_id", "follower_count"),
+    "following": ("following_id", "follower_id", "following_count"),
+}
+
+
+async def list_side(
+    conn: Conn, user_id: uuid.UUID, side: Side, *, page: int, limit: int
 ) -> tuple[list[FollowEntry], int]:
-    """Who follows `user_id`, most recent first; the total is the exact follower_count."""
+    """Who follows `user_id` ("followers") or whom it follows ("following"), most recent
+    first; the total is the exact counter kept on the user's row."""
+    listed, owner, counter = _SIDES[side]
     rows = await conn.fetch(
-        f"""SELECT {_ENTRY} FROM follows f JOIN users u ON u.id = f.follower_id
-             WHERE f.following_id = $1 ORDER BY f.created_at DESC, u.id
+        f"""SELECT {_ENTRY} FROM follows f JOIN users u ON u.id = f.{listed}
+             WHERE f.{owner} = $1 ORDER BY f.created_at DESC, u.id
              LIMIT $2 OFFSET $3""",
         user_id, limit, (page - 1) * limit,
     )  # fmt: skip
-    total = await conn.fetchval("SELECT follower_count FROM users WHERE id = $1", user_id)
-    return [FollowEntry(**dict(row)) for row in rows], total or 0
-
-
-async def following(
-    conn: Conn, user_id: uuid.UUID, *, page: int, limit: int
-) -> tuple[list[FollowEntry], int]:
-    """Whom `user_id` follows, most recent first; the total is the exact following_count."""
-    rows = await conn.fetch(
-        f"""SELECT {_ENTRY} FROM follows f JOIN users u ON u.id = f.following_id
-             WHERE f.follower_id = $1 ORDER BY f.created_at DESC, u.id
-             LIMIT $2 OFFSET $3""",
-        user_id, limit, (page - 1) * limit,
-    )  # fmt: skip
-    total = await conn.fetchval("SELECT following_count FROM users WHERE id = $1", user_id)
+    total = await conn.fetchval(f"SELECT {counter} FROM users WHERE id = $1", user_id)
     return [FollowEntry(**dict(row)) for row in rows], total or 0

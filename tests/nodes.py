@@ -22,9 +22,10 @@ def node_env(**overrides: str) -> dict[str, str]:
     return env
 
 
-def start_node(
+def spawn_node(
     env: dict[str, str], *args: str, port: int | None = None
 ) -> tuple[subprocess.Popen[bytes], int]:
+    """Start `python run.py` on a free port (or `port`) without waiting for it."""
     port = port or free_port()
     proc = subprocess.Popen(
         [sys.executable, "run.py", *args],
@@ -33,6 +34,14 @@ def start_node(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+    return proc, port
+
+
+def start_node(
+    env: dict[str, str], *args: str, port: int | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Start a node and wait until its /readyz answers 200."""
+    proc, port = spawn_node(env, *args, port=port)
     wait_ready(proc, port)
     return proc, port
 

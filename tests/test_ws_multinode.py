@@ -11,7 +11,6 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -21,9 +20,8 @@ import asyncpg
 import pytest
 import websockets
 
-from devservices.ports import free_port
 from tests.conftest import STRONG_PASSWORD, TEST_SECRET
-from tests.nodes import ROOT, node_env, wait_ready
+from tests.nodes import node_env, spawn_node, wait_ready
 from tests.ws_support import WsClient, connect
 
 pytestmark = pytest.mark.timeout(90)
@@ -44,18 +42,6 @@ def _env(engines: Any) -> dict[str, str]:
     )
 
 
-def _spawn(env: dict[str, str], *args: str) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "run.py", *args],
-        cwd=ROOT,
-        env={**env, "PORT": str(port), "HOST": "127.0.0.1"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    return proc, port
-
-
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         proc.kill()
@@ -65,7 +51,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 @pytest.fixture
 def nodes(engines: Any) -> Iterator[list[tuple[subprocess.Popen[bytes], int]]]:
     """Two node processes, started together."""
-    started = [_spawn(_env(engines)) for _ in range(2)]
+    started = [spawn_node(_env(engines)) for _ in range(2)]
     try:
         for proc, port in started:
             wait_ready(proc, port)
@@ -163,7 +149,7 @@ async def test_sigkill_of_a_node_costs_the_other_nothing(
 
 
 async def test_workers_share_one_port(engines: Any, http: aiohttp.ClientSession) -> None:
-    proc, port = _spawn(_env(engines), "--workers", "2")
+    proc, port = spawn_node(_env(engines), "--workers", "2")
     try:
         wait_ready(proc, port)
         user = await _register(http, port)
@@ -182,7 +168,7 @@ async def test_workers_share_one_port(engines: Any, http: aiohttp.ClientSession)
 
 
 async def test_workers_die_with_a_killed_supervisor(engines: Any) -> None:
-    proc, port = _spawn(_env(engines), "--workers", "2")
+    proc, port = spawn_node(_env(engines), "--workers", "2")
     try:
         wait_ready(proc, port)
         os.kill(proc.pid, signal.SIGKILL)
