@@ -3,7 +3,9 @@
 Guarantees:
 
 - A value is served for at most `ttl_seconds` after the load that produced it *started*
-  (the clock is read before loading), so a cached answer is never older than the TTL.
+  (the clock is read before loading), so a cached answer is never older than the TTL. A load
+  that built its value partly from older data (another cache's entry) returns `AsOf(value,
+  as_of)`, and the value then expires one TTL after that older time instead.
 - `clear()` is a barrier: after it returns, no value loaded before it is served again, even
   one whose load was still running when `clear()` was called.
 - Concurrent misses on one key share a single load (no stampede when a hot key expires). A
@@ -30,8 +32,17 @@ V = TypeVar("V")
 @dataclass(slots=True)
 class _Entry(Generic[V]):
     value: V
+    started: float
     expires: float
     weight: int
+
+
+@dataclass(frozen=True, slots=True)
+class AsOf(Generic[V]):
+    """A loaded value that reflects the data as it was at `as_of` (on the cache's clock)."""
+
+    value: V
+    as_of: float
 
 
 class TtlCache(Generic[K, V]):
@@ -48,7 +59,7 @@ class TtlCache(Generic[K, V]):
         self._weigh = weigh
         self._clock = clock
         self._entries: OrderedDict[K, _Entry[V]] = OrderedDict()
-        self._loading: dict[K, asyncio.Task[V]] = {}
+        self._loading: dict[K, asyncio.Task[tuple[V, float]]] = {}
         self._weight = 0
         self._generation = 0
         self.hits = 0
@@ -61,15 +72,24 @@ class TtlCache(Generic[K, V]):
     def __len__(self) -> int:
         return len(self._entries)
 
-    async def get_or_load(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
+    async def get_or_load(self, key: K, load: Callable[[], Awaitable[V | AsOf[V]]]) -> V:
         """The cached value of `key`, or the result of `load()` (stored for the TTL)."""
+        value, _ = await self.get_timed(key, load)
+        return value
+
+    async def get_timed(
+        self, key: K, load: Callable[[], Awaitable[V | AsOf[V]]]
+    ) -> tuple[V, float]:
+        """As `get_or_load`, with the time (on this cache's clock) the value reflects."""
         if not self.enabled:
-            return await load()
+            started = self._clock()
+            result = await load()
+            return (result.value, result.as_of) if isinstance(result, AsOf) else (result, started)
         entry = self._entries.get(key)
         if entry is not None:
             if entry.expires > self._clock():
                 self.hits += 1
-                return entry.value
+                return entry.value, entry.started
             self._drop(key)
         task = self._loading.get(key)
         if task is None:
@@ -93,18 +113,22 @@ class TtlCache(Generic[K, V]):
         self._generation += 1
 
     async def _load(
-        self, key: K, load: Callable[[], Awaitable[V]], *, generation: int, started: float
-    ) -> V:
+        self, key: K, load: Callable[[], Awaitable[V | AsOf[V]]], *, generation: int, started: float
+    ) -> tuple[V, float]:
         try:
-            value = await load()
+            result = await load()
         finally:
             if self._loading.get(key) is asyncio.current_task():
                 del self._loading[key]
+        if isinstance(result, AsOf):
+            value, started = result.value, min(started, result.as_of)
+        else:
+            value = result
         if generation == self._generation:
-            self._store(key, value, expires=started + self.ttl_seconds)
-        return value
+            self._store(key, value, started=started)
+        return value, started
 
-    def _store(self, key: K, value: V, *, expires: float) -> None:
+    def _store(self, key: K, value: V, *, started: float) -> None:
         weight = self._weigh(value)
         if weight > self.max_weight:
             return
@@ -116,7 +140,7 @@ class TtlCache(Generic[K, V]):
                 break
             _, dropped = self._entries.popitem(last=False)
             self._weight -= dropped.weight
-        self._entries[key] = _Entry(value, expires, weight)
+        self._entries[key] = _Entry(value, started, started + self.ttl_seconds, weight)
         self._weight += weight
 
     def _drop(self, key: K) -> None:

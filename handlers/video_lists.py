@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from core.ttl_cache import TtlCache
+from core.ttl_cache import AsOf, TtlCache
 from handlers.schemas.pagination import Pagination
 from handlers.schemas.videos import VideoListQuery, encode_list
 from server.config import Settings
@@ -69,12 +69,14 @@ class VideoLists:
 
     async def _load(
         self, pool: asyncpg.Pool, query: VideoListQuery, sort: videos.Sort, tags: tuple[str, ...]
-    ) -> bytes:
+    ) -> bytes | AsOf[bytes]:
         where = videos.ListFilter(category=query.category, tags=list(tags) or None, q=query.q)
         found = await videos.list_rows(pool, where, sort=sort, page=query.page, limit=query.limit)
         total = videos.known_total(found, page=query.page, limit=query.limit)
-        if total is None:
-            total = await self.totals.get_or_load(
-                (query.category, tags, query.q), lambda: videos.count_listed(pool, where)
-            )
-        return encode_list(found, Pagination.of(query, total))
+        if total is not None:
+            return encode_list(found, Pagination.of(query, total))
+        total, counted_at = await self.totals.get_timed(
+            (query.category, tags, query.q), lambda: videos.count_listed(pool, where)
+        )
+        # The page is only as fresh as the total it carries: it expires a TTL after the count.
+        return AsOf(encode_list(found, Pagination.of(query, total)), counted_at)

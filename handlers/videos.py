@@ -167,9 +167,11 @@ async def record_view(
         ip=ratelimit.client_ip(request, trusted),
         user_agent=request.headers.get("User-Agent"),
     )
-    recorded = await request.app[keys.VIEWS].record(
-        video.id, viewer, watch_seconds=body.watch_time_seconds or 0.0
-    )
+    watched = body.watch_time_seconds or 0.0
+    if video.duration > 0:
+        # One report cannot claim more watching than the video holds (inflated metrics).
+        watched = min(watched, float(video.duration))
+    recorded = await request.app[keys.VIEWS].record(video.id, viewer, watch_seconds=watched)
     count = video.view_count + recorded.buffered
     if recorded.counted:
         await events.video_update(

@@ -151,6 +151,13 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _http_error(request, exc)
     except asyncio.CancelledError:
         raise
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        # Defence in depth: a row changed under a request (e.g. its video deleted between the
+        # check and the insert) conflicts with the current state; it is not a server fault.
+        log.warning("constraint refused a write", extra={"path": request.path, "error": repr(exc)})
+        return error_response(
+            409, "CONFLICT", "The resource changed; retry", details={"reason": type(exc).__name__}
+        )
     except asyncpg.DataError as exc:
         # Defence in depth: input the edge models let through but Postgres refuses (a value out
         # of a column's range, bytes it cannot encode) is the client's error, not ours.

@@ -213,11 +213,15 @@ def client_ip(request: web.Request, trusted: tuple[Network, ...]) -> str:
     peer = request.remote or "unknown"
     if not trusted or not in_networks(peer, trusted):
         return peer
-    hops = [hop.strip() for hop in request.headers.get("X-Forwarded-For", "").split(",")]
-    for hop in reversed([hop for hop in hops if hop]):
+    # Every field line, in order: a proxy may append its own line rather than join the
+    # client's, and reading only the first would start the walk inside client-written data.
+    lines = ",".join(request.headers.getall("X-Forwarded-For", []))
+    hops = [hop for hop in (part.strip() for part in lines.split(",")) if hop]
+    for hop in reversed(hops):
         if not in_networks(hop, trusted):
             return hop if _valid_ip(hop) else peer
-    return peer
+    # Every hop is one of our proxies: the left-most is the closest we know to the client.
+    return hops[0] if hops and _valid_ip(hops[0]) else peer
 
 
 def _valid_ip(value: str) -> bool:

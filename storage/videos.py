@@ -256,6 +256,11 @@ async def delete(conn: asyncpg.Pool, video_id: uuid.UUID) -> None:
         )
         if row is None:
             raise NotFound("Video not found")
+        # Lock the comments before deleting their likes: a comment like waiting on a comment
+        # row must find it gone, not commit a like between our two deletes (an orphan row).
+        await c.execute(
+            "SELECT 1 FROM comments WHERE video_id = $1 ORDER BY id FOR UPDATE", video_id
+        )
         await c.execute(
             """DELETE FROM likes
                WHERE (target_type = 'video' AND target_id = $1)

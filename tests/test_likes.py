@@ -7,6 +7,8 @@ import random
 import uuid
 from typing import Any
 
+import asyncpg
+
 from server import keys
 from storage import integrity
 from tests.content import create_video, error_of, events, make_user, make_users
@@ -134,3 +136,53 @@ async def test_200_concurrent_clients_keep_counts_equal_to_rows(client: Any) -> 
     me = await (await client.get("/api/auth/me", headers=author)).json()
     assert me["profile"]["total_likes_received"] == got["like_count"]
     assert set((await integrity.drift(client.app[keys.DB])).values()) == {0}
+
+
+async def _wait_for_lock_waiters(conn: asyncpg.Connection, n: int) -> None:
+    async with asyncio.timeout(10):
+        while await conn.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted") < n:  # noqa: ASYNC110 - polling another server
+            await asyncio.sleep(0.02)
+
+
+async def test_comment_like_racing_a_video_delete_leaves_no_orphan(
+    client: Any, engines: Any
+) -> None:
+    """A like waiting on a comment row while the video is deleted finds the comment gone:
+    `storage.videos.delete` locks the comments before deleting their likes."""
+    _, author_h = await make_user(client, role="creator")
+    _, fan_h = await make_user(client)
+    video = await create_video(client, author_h)
+    resp = await client.post(
+        f"/api/videos/{video['id']}/comments", json={"content": "hi"}, headers=author_h
+    )
+    assert resp.status == 201
+    comment_id = (await resp.json())["id"]
+
+    # A third transaction holds the comment row briefly so that the two requests below meet
+    # in the order two concurrent requests can: the like first, the delete right behind it.
+    holder = await asyncpg.connect(engines.database_url)
+    watcher = await asyncpg.connect(engines.database_url)
+    try:
+        tx = holder.transaction()
+        await tx.start()
+        await holder.execute(
+            "SELECT 1 FROM comments WHERE id = $1 FOR UPDATE", uuid.UUID(comment_id)
+        )
+        like = asyncio.ensure_future(
+            client.post(f"/api/comments/{comment_id}/like", json={"action": "like"}, headers=fan_h)
+        )
+        await _wait_for_lock_waiters(watcher, 1)
+        delete = asyncio.ensure_future(
+            client.delete(f"/api/videos/{video['id']}", headers=author_h)
+        )
+        await _wait_for_lock_waiters(watcher, 2)
+        await tx.rollback()
+        like_resp, delete_resp = await asyncio.gather(like, delete)
+        assert delete_resp.status == 200, await delete_resp.text()
+        assert like_resp.status in (200, 404), await like_resp.text()
+    finally:
+        await holder.close()
+        await watcher.close()
+
+    drift = await integrity.drift(client.app[keys.DB])
+    assert drift["comments.orphan_likes"] == 0, drift

@@ -62,7 +62,7 @@ def _request(remote: str, forwarded: str | None = None) -> Any:
         ("10.0.0.5", "1.2.3.4", "1.2.3.4"),
         ("10.0.0.5", "6.6.6.6, 1.2.3.4", "1.2.3.4"),  # left-most is client-written: not used
         ("10.0.0.5", "1.2.3.4, 10.0.0.7", "1.2.3.4"),  # a second trusted hop is skipped
-        ("10.0.0.5", "10.0.0.7, 10.0.0.8", "10.0.0.5"),  # only proxies: the peer
+        ("10.0.0.5", "10.0.0.7, 10.0.0.8", "10.0.0.7"),  # only trusted hops: the left-most
         ("10.0.0.5", "not-an-ip", "10.0.0.5"),
     ],
 )
@@ -224,3 +224,39 @@ def test_settings_reject_bad_rates() -> None:
         Settings(_env_file=None, RATE_LIMIT_LIKES="lots")  # type: ignore[call-arg]
     with pytest.raises(ValueError, match="TRUSTED_PROXIES"):
         Settings(_env_file=None, TRUSTED_PROXIES="10.0.0.300")  # type: ignore[call-arg]
+
+
+async def test_forwarded_for_over_several_field_lines_is_read_whole(
+    aiohttp_client: Any, engines: Any
+) -> None:
+    """A trusted proxy that appends its own X-Forwarded-For line (HAProxy does) leaves the
+    client's forged line first; every line is read, so the forged address is not believed."""
+    app = create_app(
+        make_settings(
+            engines,
+            RATE_LIMIT_ENABLED=True,
+            RATE_LIMIT_AUTH="2/minute",
+            TRUSTED_PROXIES="127.0.0.1",
+        )
+    )
+    client = await aiohttp_client(app)
+    # Control: the same proxy writing one combined line is handled right (429 on the 3rd).
+    control = []
+    for i in range(3):
+        combined = {"X-Forwarded-For": f"198.51.100.{i + 1}, 203.0.113.8"}
+        resp = await client.post(
+            "/api/auth/login", json={"login": "nobody", "password": "wrong"}, headers=combined
+        )
+        control.append(resp.status)
+    assert control == [401, 401, 429], control
+    statuses = []
+    for i in range(4):
+        # The client sent its own X-Forwarded-For; the proxy (127.0.0.1) appended the real one.
+        headers = [("X-Forwarded-For", f"198.51.100.{i + 1}"), ("X-Forwarded-For", "203.0.113.7")]
+        resp = await client.post(
+            "/api/auth/login", json={"login": "nobody", "password": "wrong"}, headers=headers
+        )
+        statuses.append(resp.status)
+    assert statuses[2:] == [429, 429], (
+        f"one real client (203.0.113.7) made 4 logins under a 2/minute budget: {statuses}"
+    )

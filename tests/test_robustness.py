@@ -78,3 +78,21 @@ async def test_postgres_refusals_are_client_errors(aiohttp_client: Any, settings
     resp = await client.get("/out-of-range")
     assert resp.status == 400
     assert (await resp.json())["error"]["code"] == "VALIDATION_ERROR"
+
+
+async def test_constraint_races_are_conflicts(aiohttp_client: Any, settings: Any) -> None:
+    import asyncpg
+    from aiohttp import web
+
+    from server.app import create_app
+
+    app = create_app(settings)
+
+    async def raced(request: web.Request) -> web.Response:
+        raise asyncpg.ForeignKeyViolationError("video was deleted meanwhile")
+
+    app.router.add_get("/raced", raced)
+    client = await aiohttp_client(app)
+    resp = await client.get("/raced")
+    assert resp.status == 409
+    assert (await resp.json())["error"]["code"] == "CONFLICT"

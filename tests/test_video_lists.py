@@ -134,3 +134,42 @@ def test_the_direct_encoding_is_the_response_models() -> None:
     encoded = encode_list(found, pagination)
     assert orjson.loads(encoded) == orjson.loads(expected.model_dump_json())
     assert encoded == expected.model_dump_json().encode()
+
+
+async def test_a_page_is_never_older_than_the_total_it_carries(
+    client: Any, aiohttp_client: Any, settings: Any, engines: Any
+) -> None:
+    """A page built with a cached total expires one TTL after that total was counted, so an
+    answer never carries a total older than `LIST_CACHE_SECONDS`."""
+    ttl = settings.list_cache_seconds
+    assert ttl == 5.0
+    now = [1000.0]
+    lists = client.app[keys.VIDEO_LISTS]
+    lists.pages._clock = lists.totals._clock = lambda: now[0]  # deterministic time
+
+    _, creator_h = await make_user(client, role="creator")
+    await create_video(client, creator_h, title="one")
+    await create_video(client, creator_h, title="two")
+
+    # t = 0: a full page 2 (limit 1) makes this node load and cache the total (2).
+    resp = await client.get("/api/videos", params={"limit": "1", "page": "2"})
+    assert (await resp.json())["pagination"]["total_items"] == 2
+
+    # Another node (its own cache) publishes a third video: this node is not told.
+    other = await aiohttp_client(create_app(make_settings(engines)))
+    other_creator_h = (await make_user(other, role="creator"))[1]
+    await create_video(other, other_creator_h, title="three")
+
+    # t = TTL - 0.1: page 1 is loaded now (fresh rows), with the cached total of t = 0.
+    now[0] += ttl - 0.1
+    await client.get("/api/videos", params={"limit": "1", "page": "1"})
+
+    # t = 2 TTL - 1: every answer must reflect the database as of t - TTL at the latest,
+    # when the third video had long been published.
+    now[0] += ttl - 0.9
+    body = await (await client.get("/api/videos", params={"limit": "1", "page": "1"})).json()
+    assert body["videos"][0]["title"] == "three"
+    assert body["pagination"]["total_items"] == 3, (
+        f"total_items {body['pagination']['total_items']} is {2 * ttl - 1:.0f} s old "
+        f"(TTL {ttl:.0f} s) and contradicts the page it is on"
+    )

@@ -179,3 +179,13 @@ async def test_view_errors(client: TestClient) -> None:
     bad = {"Authorization": "Bearer expired.or.bogus"}
     await error_of(await client.post(f"/api/videos/{private['id']}/view", headers=bad), 401)
     assert await view(client, private["id"], headers=author) == 1  # the author may watch it
+
+
+async def test_one_report_cannot_claim_more_than_the_video_holds(client: TestClient) -> None:
+    _, author = await make_user(client, role="creator")
+    video = await create_video(client, author, duration=120)
+    _, viewer = await make_user(client)
+    await view(client, video["id"], headers=viewer, json={"watch_time_seconds": 86_000})
+    assert await flush(client) == 1
+    got = await (await client.get(f"/api/videos/{video['id']}")).json()
+    assert got["metrics"]["watch_time_minutes"] == 2.0
