@@ -4,6 +4,11 @@
 admins for the rest (private, or not processed yet); `user:{id}` only to that user. The video's
 author and visibility come from a lookup the server wires in (channels/ does not import
 storage/).
+
+Access is checked at `subscribe`, and again whenever it may have shrunk: the server publishes
+an access-changed control event (`access_event`) on `video:{id}` after a video turns hidden
+or is deleted, and every node re-checks its local subscribers against the access the event
+carries, synchronously (`allows`), before it delivers the channel's next event.
 """
 
 from __future__ import annotations
@@ -12,8 +17,9 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from channels.protocol import ErrorCode, ProtocolError
+from channels.protocol import ACCESS_CHANGED, ErrorCode, ProtocolError
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +36,21 @@ class Principal:
 
 
 VideoLookup = Callable[[uuid.UUID], Awaitable[VideoAccess | None]]
+
+
+def access_event(access: VideoAccess | None) -> dict[str, Any]:
+    """The control publication telling every node who may now read `video:{id}` (None: deleted)."""
+    if access is None:
+        return {"type": ACCESS_CHANGED, "deleted": True}
+    return {"type": ACCESS_CHANGED, "author_id": access.author_id, "visibility": access.visibility}
+
+
+def access_from_event(event: dict[str, Any]) -> VideoAccess | None:
+    """The access an `access_event` carries; anything malformed reads as "deleted" (fail closed)."""
+    author_id, visibility = event.get("author_id"), event.get("visibility")
+    if event.get("deleted") or not isinstance(author_id, str) or not isinstance(visibility, str):
+        return None
+    return VideoAccess(author_id=author_id, visibility=visibility)
 
 
 def parse_channel(channel: str) -> tuple[str, uuid.UUID]:
@@ -60,13 +81,21 @@ class ChannelAuthorizer:
             if principal.user_id != str(ident):
                 raise ProtocolError(ErrorCode.forbidden, "user:{id} is private to that user")
             return
-        video = await self._video_access(ident)
-        if video is None:
-            raise ProtocolError(ErrorCode.not_found, "No such video")
-        if video.visibility != "private":
-            return
         # As over REST, a private video is "not found" for others, so its id does not leak.
-        if principal is None or (
-            principal.role != "admin" and principal.user_id != video.author_id
-        ):
+        if not self.allows(await self._video_access(ident), principal):
             raise ProtocolError(ErrorCode.not_found, "No such video")
+
+    async def video_access(self, channel: str) -> VideoAccess | None:
+        """Who may read the `video:{id}` channel now (None: no such video)."""
+        return await self._video_access(parse_channel(channel)[1])
+
+    @staticmethod
+    def allows(video: VideoAccess | None, principal: Principal | None) -> bool:
+        """Whether `principal` may read a video channel with this access; no I/O."""
+        if video is None:
+            return False
+        if video.visibility != "private":
+            return True
+        return principal is not None and (
+            principal.role == "admin" or principal.user_id == video.author_id
+        )

@@ -6,79 +6,44 @@ transport: nothing is awaited per socket. Each socket is bounded by its unsent b
 `max_pending_bytes` is detached at once and closed with 4008 (slow consumer), so a client
 that stops reading never slows the others and never grows the node's memory without bound.
 
-Frames are written by a flush scheduled with `call_soon`, not inside the broker's callback:
-every publication the broker hands over before the event loop next runs (for Redis, all the
-publications of one socket read) leaves in one `send()` per socket. The cost of fan-out is
-that system call, so a busy channel costs a fraction of one call per message, and a quiet one
-waits no longer than one turn of the loop (there is no timer). Anything else written to a
-socket (replies, replays) or any change of membership flushes first, so every socket still
-sees its frames in order and exactly the events published while it was subscribed.
+Frames are queued in an outbox and written once per turn of the event loop, one `send()`
+per socket (channels/outbox.py). Anything else written to a socket (replies, replays) or any
+change of membership flushes first, so every socket still sees its frames in order and exactly
+the events published while it was subscribed.
 
 Upstream, the hub asks the broker for a channel on its first local subscriber and releases it
 after its last, through one ordered queue so a quick unsubscribe/subscribe pair reaches the
 broker in the order it happened.
+
+Revocation: an access-changed control publication (channels/authz.py) is never fanned out. The
+hub hands it to `on_access` synchronously, inside `deliver`, and that listener `revoke`s the
+subscriptions no longer allowed; so a revoked socket gets no publication that comes after the
+control one in the channel's order (it does get those before it, already queued or not).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
-from aiohttp import web
 
 from channels.broker import Broker, Replay
 from channels.coalescer import Coalescer
 from channels.frames import message_frame
-from channels.protocol import CloseCode, offset_key, reply, resync
+from channels.outbox import Outbox
+from channels.protocol import ACCESS_CHANGED, CloseCode, offset_key, reply, resync
 from channels.stats import HubStats
+from channels.subscriptions import ChannelState, Connection, Counters, Subscription
 
 log = logging.getLogger("streamhub.channels.hub")
 
-Counters = frozenset[str] | None
 CountListener = Callable[[str, int], None]
-
-
-class Connection:
-    """One WebSocket as the hub sees it: where to write, and what it subscribed to."""
-
-    __slots__ = ("closing", "subscriptions", "transport", "ws")
-
-    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport) -> None:
-        self.ws = ws
-        self.transport = transport
-        self.subscriptions: dict[str, Subscription] = {}
-        self.closing = False
-
-
-class Subscription:
-    __slots__ = ("buffer", "channel", "conn", "counters")
-
-    def __init__(self, conn: Connection, channel: str, counters: Counters) -> None:
-        self.conn = conn
-        self.channel = channel
-        self.counters = counters
-        # Live frames that arrive while history is replayed; None once caught up. An entry
-        # without an offset (a notice) is always delivered.
-        self.buffer: list[tuple[str | None, bytes | None]] | None = []
-
-
-class ChannelState:
-    __slots__ = ("catching_up", "coalescer", "groups", "last", "name", "outbox", "ready", "size")
-
-    def __init__(self, name: str, ready: asyncio.Future[None]) -> None:
-        self.name = name
-        self.ready = ready
-        self.groups: dict[Counters, dict[Connection, None]] = {}
-        self.catching_up: dict[Connection, Subscription] = {}
-        self.coalescer: Coalescer | None = None
-        self.size = 0
-        # Frames fanned out but not yet written, per filter group (see `Hub.flush`).
-        self.outbox: dict[Counters, list[bytes]] = {}
-        # The newest offset this node delivered (or told subscribers they stand at).
-        self.last: str | None = None
+AccessListener = Callable[[str, dict[str, Any]], None]  # (channel, the control event)
+# What a subscribe saw of a channel before its authorization check (see `Hub.access_mark`).
+AccessMark = tuple[ChannelState, int] | None
 
 
 class Hub:
@@ -89,19 +54,27 @@ class Hub:
         max_pending_bytes: int,
         coalesce_hz: float,
         on_count: CountListener | None = None,
+        on_access: AccessListener | None = None,
+        on_gap: Callable[[], None] | None = None,
     ) -> None:
         self._broker = broker
         self._max_pending = max_pending_bytes
         self._coalesce_hz = coalesce_hz
         self._on_count = on_count
+        self._on_access = on_access
+        self._on_gap = on_gap
         self._channels: dict[str, ChannelState] = {}
         self._upstream: asyncio.Queue[tuple[bool, str, asyncio.Future[None] | None]] = (
             asyncio.Queue()
         )
         self._tasks: set[asyncio.Task[Any]] = set()
         self._worker: asyncio.Task[None] | None = None
-        self._dirty: list[ChannelState] = []  # channels whose outbox holds frames
         self.stats = HubStats()  # read by server/metrics.py at scrape time
+        self._outbox = Outbox(
+            max_pending_bytes=max_pending_bytes,
+            stats=self.stats,
+            on_slow=lambda conn: self.kick(conn, CloseCode.slow_consumer, "slow consumer"),
+        )
         broker.set_listener(self.deliver, on_gap=self.missed)
 
     # --- lifecycle ---------------------------------------------------------------------
@@ -129,25 +102,71 @@ class Hub:
 
     # --- subscriptions -----------------------------------------------------------------
 
+    def access_mark(self, channel: str) -> AccessMark:
+        """Take before an authorization check and pass to `subscribe` as `checked`."""
+        state = self._channels.get(channel)
+        if state is None or not state.ready.done():
+            return None
+        return (state, state.access_epoch)
+
     async def subscribe(
-        self, conn: Connection, channel: str, counters: Counters, since: str | None, msg_id: Any
-    ) -> None:
-        """Subscribe, then send the ack, the replay after `since` and buffered live frames."""
+        self,
+        conn: Connection,
+        channel: str,
+        counters: Counters,
+        since: str | None,
+        msg_id: Any,
+        *,
+        checked: AccessMark = None,
+        recheck: Callable[[], Awaitable[None]] | None = None,
+    ) -> bool:
+        """Subscribe, then send the ack, the replay after `since` and buffered live frames.
+
+        The caller's authorization check may have read the video before a change this node
+        never saw (the channel was not live here) or saw before this socket was registered;
+        `checked` tells which, and then `recheck` runs once upstream is live, when any later
+        change is bound to reach this subscription. False: revoked or closed meanwhile.
+        """
         state = self._channels.get(channel) or self._open(channel)
+        stale = checked is None or checked != (state, state.access_epoch)
         sub = Subscription(conn, channel, counters)
         conn.subscriptions[channel] = sub
         state.catching_up[conn] = sub
         self._count(state, +1)
         try:
             await asyncio.shield(state.ready)
+            if stale and recheck is not None:
+                await recheck()
             replay = await self._broker.history(channel, since)
         except BaseException:
             if conn.subscriptions.get(channel) is sub:
                 self._detach(sub)
             raise
         if conn.closing or conn.subscriptions.get(channel) is not sub:
-            return  # unsubscribed or closed while the history was read
+            return False  # revoked or closed while the history was read
         self._catch_up(state, sub, replay, since, msg_id)
+        return True
+
+    def subscribers(self, channel: str) -> list[Connection]:
+        """This node's sockets subscribed to `channel`, caught up or not."""
+        state = self._channels.get(channel)
+        if state is None:
+            return []
+        return [*(c for group in state.groups.values() for c in group), *state.catching_up]
+
+    def revoke(self, conn: Connection, channel: str) -> None:
+        """End a subscription its socket may no longer hold; the socket stays open.
+
+        A caught-up subscriber is told (`unsubscribed`, reason `access_revoked`); a subscribe
+        still catching up is answered by its session instead (`subscribe` returns False).
+        """
+        sub = conn.subscriptions.get(channel)
+        if sub is None:
+            return
+        caught_up = sub.buffer is None
+        self._detach(sub)
+        if caught_up:
+            self.send(conn, reply("unsubscribed", None, channel=channel, reason="access_revoked"))
 
     def unsubscribe(self, conn: Connection, channel: str) -> bool:
         sub = conn.subscriptions.get(channel)
@@ -172,7 +191,7 @@ class Hub:
         return state
 
     def _detach(self, sub: Subscription) -> None:
-        if self._dirty:  # events published while it was subscribed are still its to read
+        if self._outbox.pending:  # events published while it was subscribed are its to read
             self.flush()
         conn = sub.conn
         del conn.subscriptions[sub.channel]
@@ -220,7 +239,10 @@ class Hub:
         if gap:
             self.send(conn, resync(sub.channel, last, "history_trimmed"))
         for offset, payload in [] if gap else replay.entries:
-            frame = self._frame(sub.channel, offset, orjson.loads(payload), sub.counters)
+            event = orjson.loads(payload)
+            if event.get("type") == ACCESS_CHANGED:
+                continue  # a control publication, never sent to a client
+            frame = self._frame(sub.channel, offset, event, sub.counters)
             if frame is not None:
                 self._write(conn, frame)
         seen = offset_key(last) if last is not None else (-1, -1)
@@ -262,13 +284,23 @@ class Hub:
         if not isinstance(event, dict):
             log.warning("dropped a publication that is not an object", extra={"channel": channel})
             return
-        if state.coalescer is None:
+        if event.get("type") == ACCESS_CHANGED:
+            self._access_changed(state, event)
+        elif state.coalescer is None:
             self._fanout(state, offset, event)
         elif event.get("type") == "video_update":
             state.coalescer.offer(offset, event)
         else:
             state.coalescer.flush()
             self._fanout(state, offset, event)
+
+    def _access_changed(self, state: ChannelState, event: dict[str, Any]) -> None:
+        # A pending update was published before the change, while its readers were allowed.
+        if state.coalescer is not None:
+            state.coalescer.flush()
+        state.access_epoch += 1
+        if self._on_access is not None:
+            self._on_access(state.name, event)
 
     def _fanout(self, state: ChannelState, offset: str, event: dict[str, Any]) -> None:
         # Only `video_update` differs by counter filter; anything else is one frame for all.
@@ -282,56 +314,18 @@ class Hub:
             return frames[key]
 
         state.last = offset
-        outbox = state.outbox
+        queue = self._outbox.queue
         for counters in state.groups:
             frame = frame_for(counters)
             if frame is not None:
-                if not outbox:
-                    if not self._dirty:
-                        asyncio.get_running_loop().call_soon(self.flush)
-                    self._dirty.append(state)
-                queued = outbox.get(counters)
-                if queued is None:
-                    outbox[counters] = [frame]
-                else:
-                    queued.append(frame)
+                queue(state, counters, frame)
         for sub in state.catching_up.values():
             assert sub.buffer is not None
             sub.buffer.append((offset, frame_for(sub.counters)))
 
     def flush(self) -> None:
-        """Write every queued frame now: one write per socket carrying all its pending frames.
-
-        Sockets past `max_pending_bytes` are skipped and closed with 4008 afterwards.
-        """
-        dirty, self._dirty = self._dirty, []
-        slow: list[Connection] = []
-        for state in dirty:
-            outbox, state.outbox = state.outbox, {}
-            for counters, frames in outbox.items():
-                conns = state.groups.get(counters)
-                if conns:
-                    data = frames[0] if len(frames) == 1 else b"".join(frames)
-                    self._write_all(conns, data, len(frames), slow)
-        for conn in slow:
-            self.kick(conn, CloseCode.slow_consumer, "slow consumer")
-
-    def _write_all(
-        self, conns: dict[Connection, None], data: bytes, frames: int, slow: list[Connection]
-    ) -> None:
-        # The hot loop: no await, no allocation per socket.
-        limit = self._max_pending
-        skipped = 0
-        for conn in conns:
-            transport = conn.transport
-            if transport.is_closing():
-                skipped += 1
-            elif transport.get_write_buffer_size() > limit:
-                skipped += 1
-                slow.append(conn)
-            else:
-                transport.write(data)
-        self.stats.messages_out += (len(conns) - skipped) * frames
+        """Write every queued fan-out frame now (see channels/outbox.py)."""
+        self._outbox.flush()
 
     def missed(self) -> None:
         """The broker's gap notice: live publications may have been lost on every channel.
@@ -348,6 +342,9 @@ class Hub:
             for sub in state.catching_up.values():  # after its replay, which may predate the gap
                 assert sub.buffer is not None
                 sub.buffer.append((None, notice))
+            state.access_epoch += 1  # an access change may be among the lost publications
+        if self._on_gap is not None:
+            self._on_gap()
 
     @staticmethod
     def _frame(
@@ -369,7 +366,7 @@ class Hub:
         self._write(conn, message_frame(message))
 
     def _write(self, conn: Connection, frame: bytes) -> None:
-        if self._dirty:  # fan-out frames queued before this one leave first
+        if self._outbox.pending:  # fan-out frames queued before this one leave first
             self.flush()
         transport = conn.transport
         if conn.closing or transport.is_closing():

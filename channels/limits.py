@@ -1,9 +1,10 @@
-"""WebSocket limits: frames per second per connection, connections per user across nodes.
+"""WebSocket limits: frames per second per connection, connections per key across nodes.
 
 `MessageRate` is local to one connection and needs no I/O. `ConnectionSlots` is shared: each
-open socket holds a lease in a Redis sorted set per user (member = connection id, score = the
-lease's expiry). The node renews all its leases in one task. If a node dies, its leases expire
-after `lease_s` and its users get their slots back, so no counter drifts for ever.
+open socket holds a lease in a Redis sorted set per key, a user id or (for anonymous sockets,
+under another prefix) a client address (member = connection id, score = the lease's expiry).
+The node renews all its leases in one task. If a node dies, its leases expire after `lease_s`
+and the slots come back, so no counter drifts for ever.
 
 Failure policy: if Redis is unreachable, `acquire` admits the connection and logs. A user
 may then briefly hold more sockets than allowed; refusing every socket because Redis blinked
@@ -109,9 +110,11 @@ class ConnectionSlots:
         self._owns_client = False
 
     @classmethod
-    def from_url(cls, url: str, *, limit: int, lease_s: float = 60.0) -> ConnectionSlots:
+    def from_url(
+        cls, url: str, *, limit: int, lease_s: float = 60.0, prefix: str = "streamhub:ws"
+    ) -> ConnectionSlots:
         """Slots on a Redis client of their own, closed by `stop()`."""
-        slots = cls(Redis.from_url(url), limit=limit, lease_s=lease_s)
+        slots = cls(Redis.from_url(url), limit=limit, lease_s=lease_s, prefix=prefix)
         slots._owns_client = True
         return slots
 

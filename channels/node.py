@@ -2,23 +2,32 @@
 
 Built synchronously by the app factory (routes must exist before the app starts) and started
 and stopped by a cleanup context; `setup` registers the endpoint and the lifecycle hooks.
+
+The node also keeps subscriptions authorized after `subscribe`. An access-changed control
+event is handled synchronously by the hub (see channels/hub.py): every local subscriber of the
+channel is checked against the access the event carries, and the ones no longer allowed are
+dropped before the channel's next event. After a broker gap the control events may be lost,
+so every video subscription is checked again against the database; until that finishes (one
+lookup per channel), a subscriber revoked during the outage may still get events.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
-from channels.authz import ChannelAuthorizer, VideoLookup
+from channels.authz import ChannelAuthorizer, VideoAccess, VideoLookup, access_from_event
 from channels.broker import Broker
 from channels.hub import Connection, Hub
-from channels.limits import ConnectionSlots, MessageRate
+from channels.limits import MessageRate
 from channels.presence import Presence
 from channels.protocol import CloseCode
-from channels.session import Session, SessionLimits, TokenDecoder, handshake_token
+from channels.session import Session, SessionLimits, SocketSlots, TokenDecoder, handshake_token
 
 log = logging.getLogger("streamhub.channels.node")
 
@@ -47,10 +56,12 @@ class Node:
         decode_token: TokenDecoder,
         config: NodeConfig,
         node_id: str,
-        slots: ConnectionSlots | None = None,
+        slots: SocketSlots | None = None,
+        client_ip: Callable[[web.Request], str] | None = None,
     ) -> None:
         self.node_id = node_id
-        self.slots = slots
+        self.slots = slots or SocketSlots()
+        self._client_ip = client_ip
         self.broker = broker
         self.presence = presence
         self.config = config
@@ -59,28 +70,36 @@ class Node:
             max_pending_bytes=config.max_pending_bytes,
             coalesce_hz=config.coalesce_hz,
             on_count=presence.changed,
+            on_access=self._access_changed,
+            on_gap=self._reauthorize_later,
         )
         self._authorizer = ChannelAuthorizer(video_access)
         self._decode_token = decode_token
         self._limits = SessionLimits(config.max_subscriptions, config.token_grace_s)
-        self._connections: set[Connection] = set()
+        self._sessions: dict[Connection, Session] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         await self.broker.start()
         await self.presence.start()
         await self.hub.start()
-        if self.slots is not None:
-            await self.slots.start()
+        for slots in (self.slots.per_user, self.slots.per_anonymous_ip):
+            if slots is not None:
+                await slots.start()
 
     async def shutdown(self) -> None:
         """Tell every client the node is going away (1001) so it reconnects elsewhere."""
-        for conn in list(self._connections):
+        for conn in list(self._sessions):
             self.hub.kick(conn, CloseCode.going_away, "node shutting down")
         await asyncio.sleep(0)
 
     async def stop(self) -> None:
-        if self.slots is not None:
-            await self.slots.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for slots in (self.slots.per_user, self.slots.per_anonymous_ip):
+            if slots is not None:
+                await slots.stop()
         await self.hub.stop()
         await self.presence.close()
         await self.broker.close()
@@ -108,17 +127,45 @@ class Node:
             limits=self._limits,
             rate=MessageRate(self.config.max_messages_per_second),
             slots=self.slots,
+            client_ip=self._client_ip(request) if self._client_ip else request.remote,
         )
-        self._connections.add(conn)
+        self._sessions[conn] = session
         self.hub.stats.connections += 1
         try:
             await session.run(token, self._hello())
         finally:
             session.close()
             await session.release_slot()
-            self._connections.discard(conn)
+            del self._sessions[conn]
             self.hub.stats.connections -= 1
         return ws
+
+    def _access_changed(self, channel: str, event: dict[str, Any]) -> None:
+        """The hub's access listener: runs before the channel's next event is delivered."""
+        self._revoke(channel, access_from_event(event))
+
+    def _revoke(self, channel: str, access: VideoAccess | None) -> None:
+        for conn in self.hub.subscribers(channel):
+            session = self._sessions.get(conn)
+            if not self._authorizer.allows(access, session.principal if session else None):
+                self.hub.revoke(conn, channel)
+
+    def _reauthorize_later(self) -> None:
+        task = asyncio.create_task(self._reauthorize(), name="ws-reauthorize")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _reauthorize(self) -> None:
+        """After a broker gap: check every video subscription against the database again."""
+        for channel in [c for c in self.hub.channel_counts() if c.startswith("video:")]:
+            try:
+                access = await self._authorizer.video_access(channel)
+            except Exception as exc:  # keep going: other channels can still be checked
+                log.warning(
+                    "re-authorization failed", extra={"channel": channel, "error": repr(exc)}
+                )
+                continue
+            self._revoke(channel, access)
 
     def _hello(self) -> dict[str, object]:
         return {

@@ -12,11 +12,17 @@ import re
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 # Fields a `subscribe` may select in `video_update.data` (CLUTCH's `events`).
 VIDEO_COUNTERS = frozenset({"view_count", "like_count", "dislike_count", "comment_count"})
 OFFSET_PATTERN = re.compile(r"^\d{1,20}-\d{1,20}$")
+# Both parts of an offset are unsigned 64-bit integers in Redis: a larger `since` would make
+# XRANGE fail, so it is refused here as the client's mistake.
+OFFSET_PART_MAX = 2**64 - 1
+# A control publication on `video:{id}` (channels/authz.py builds it): who may read the
+# channel has changed. Hubs act on it and never send it to a client.
+ACCESS_CHANGED = "_access_changed"
 
 
 class CloseCode(enum.IntEnum):
@@ -28,7 +34,9 @@ class CloseCode(enum.IntEnum):
     too_big = 1009  # a frame over WS_MAX_MESSAGE_BYTES (sent by aiohttp)
     internal = 1011
     slow_consumer = 4008  # unsent bytes passed WS_MAX_PENDING_BYTES
-    too_many_connections = 4029  # the user already holds WS_MAX_CONNECTIONS_PER_USER sockets
+    # The user already holds WS_MAX_CONNECTIONS_PER_USER sockets, or (anonymous) the client's
+    # address holds WS_MAX_ANONYMOUS_CONNECTIONS_PER_IP.
+    too_many_connections = 4029
 
 
 class ErrorCode(enum.StrEnum):
@@ -72,6 +80,13 @@ class Subscribe(_Message):
     events: list[str] | None = Field(default=None, max_length=len(VIDEO_COUNTERS))
     # The last offset the client saw on this channel: what it missed is replayed first.
     since: str | None = Field(default=None, pattern=OFFSET_PATTERN.pattern)
+
+    @field_validator("since")
+    @classmethod
+    def _offset_in_range(cls, since: str | None) -> str | None:
+        if since is not None and any(int(part) > OFFSET_PART_MAX for part in since.split("-")):
+            raise ValueError(f"each part of an offset is at most {OFFSET_PART_MAX}")
+        return since
 
 
 class Unsubscribe(_Message):

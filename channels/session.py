@@ -46,10 +46,18 @@ class SessionLimits:
     token_grace_s: float
 
 
+@dataclass(frozen=True, slots=True)
+class SocketSlots:
+    """Where a socket is counted: per user once signed in, per client address until then."""
+
+    per_user: ConnectionSlots | None = None
+    per_anonymous_ip: ConnectionSlots | None = None
+
+
 class Session:
     __slots__ = (
-        "_authorizer", "_decode", "_expiry", "_hub", "_limits", "_rate", "_slot", "_slots",
-        "_throttled", "conn", "principal",
+        "_authorizer", "_decode", "_expiry", "_hub", "_ip", "_limits", "_rate", "_slot",
+        "_slots", "_throttled", "conn", "principal",
     )  # fmt: skip
 
     def __init__(
@@ -61,7 +69,8 @@ class Session:
         decode_token: TokenDecoder,
         limits: SessionLimits,
         rate: MessageRate | None = None,
-        slots: ConnectionSlots | None = None,
+        slots: SocketSlots | None = None,
+        client_ip: str | None = None,
     ) -> None:
         self.conn = conn
         self.principal: Principal | None = None
@@ -72,8 +81,10 @@ class Session:
         self._expiry: asyncio.TimerHandle | None = None
         self._rate = rate
         self._throttled = False
-        self._slots = slots
-        self._slot: tuple[str, str] | None = None  # (user id, connection id) while held
+        self._slots = slots or SocketSlots()
+        self._ip = client_ip
+        # (the slots, user id or address, connection id) while this socket is counted.
+        self._slot: tuple[ConnectionSlots, str, str] | None = None
 
     async def run(self, handshake_token: str | None, hello: dict[str, Any]) -> None:
         if handshake_token is not None:
@@ -84,8 +95,8 @@ class Session:
                 self.conn.closing = True
                 await self.conn.ws.close(code=CloseCode.policy, message=exc.code.value.encode())
                 return
-            if not await self._claim_slot():
-                return
+        if not await self._claim_slot():
+            return
         user_id = self.principal.user_id if self.principal else None
         self._send({"type": "connected", "user_id": user_id, **hello})
         async for msg in self.conn.ws:
@@ -102,21 +113,33 @@ class Session:
         self._hub.remove(self.conn)
 
     async def release_slot(self) -> None:
-        if self._slot is not None and self._slots is not None:
-            await self._slots.release(*self._slot)
+        if self._slot is not None:
+            slots, key, conn_id = self._slot
             self._slot = None
+            await slots.release(key, conn_id)
 
     async def _claim_slot(self) -> bool:
-        """Count this socket against its user's limit; False (and closing) when it is full."""
-        if self._slots is None or self._slot is not None or self.principal is None:
+        """Count this socket against its user's limit, or its address's while anonymous.
+
+        False (and closing) when that limit is full. A socket that signs in moves from its
+        address's count to its user's.
+        """
+        key: str | None
+        if self.principal is not None:
+            slots, key, whose = self._slots.per_user, self.principal.user_id, "per user"
+        else:
+            slots, key = self._slots.per_anonymous_ip, self._ip
+            whose = "per address for anonymous sockets"
+        if slots is None or key is None or (self._slot is not None and self._slot[0] is slots):
             return True
-        slot = (self.principal.user_id, uuid.uuid4().hex)
-        if await self._slots.acquire(*slot):
-            self._slot = slot
+        conn_id = uuid.uuid4().hex
+        if await slots.acquire(key, conn_id):
+            await self.release_slot()
+            self._slot = (slots, key, conn_id)
             return True
         self._hub.stats.rejected_connections += 1
-        limit = self._slots.limit
-        self._send(error(ErrorCode.too_many_connections, f"At most {limit} connections per user"))
+        limit = slots.limit
+        self._send(error(ErrorCode.too_many_connections, f"At most {limit} connections {whose}"))
         self.conn.closing = True
         await self.conn.ws.close(code=CloseCode.too_many_connections, message=b"too many")
         return False
@@ -176,10 +199,22 @@ class Session:
                 ErrorCode.too_many_subscriptions,
                 f"At most {self._limits.max_subscriptions} channels per connection",
             )
-        await self._authorizer.check(message.channel, self.principal)
+        channel, principal = message.channel, self.principal
+        mark = self._hub.access_mark(channel)  # before the check: see Hub.subscribe
+        await self._authorizer.check(channel, principal)
         # Subscribing again replaces the old subscription (new filter, new recovery point).
-        self._hub.unsubscribe(self.conn, message.channel)
-        await self._hub.subscribe(self.conn, message.channel, counters, message.since, message.id)
+        self._hub.unsubscribe(self.conn, channel)
+        active = await self._hub.subscribe(
+            self.conn,
+            channel,
+            counters,
+            message.since,
+            message.id,
+            checked=mark,
+            recheck=lambda: self._authorizer.check(channel, principal),
+        )
+        if not active and not self.conn.closing:  # access revoked while it caught up
+            raise ProtocolError(ErrorCode.not_found, "No such video", channel=channel)
 
     def _unsubscribe(self, message: Unsubscribe) -> None:
         if not self._hub.unsubscribe(self.conn, message.channel):

@@ -17,7 +17,7 @@ class HubStats:
     messages_out: int = 0  # frames written to sockets (fan-out, replies, errors)
     slow_consumers_dropped: int = 0  # sockets closed because unsent bytes passed the bound
     rejected_messages: int = 0  # frames refused by WS_MAX_MESSAGES_PER_SECOND
-    rejected_connections: int = 0  # sockets refused by WS_MAX_CONNECTIONS_PER_USER
+    rejected_connections: int = 0  # refused: WS_MAX_CONNECTIONS_PER_USER / _ANONYMOUS_..._PER_IP
 
     def message_in(self, frame_type: str) -> None:
         self.messages_in[frame_type] = self.messages_in.get(frame_type, 0) + 1

@@ -1,7 +1,8 @@
 """Realtime events of content changes, published through the broker (`publish(channel, event)`).
 
 Shapes follow CLUTCH's "WebSocket Events": `video_update` and `new_comment` on `video:{id}`,
-plus `comment_updated`, `comment_deleted`, and `new_follower` on `user:{id}`.
+plus `comment_updated`, `comment_deleted`, and `new_follower` on `user:{id}`. One more,
+`access_changed`, is a control event for the realtime nodes and never reaches a client.
 
 Failure policy: an event is published after its change is committed. If publishing fails the
 change stands and the request still succeeds (the failure is logged): answering an error would
@@ -17,7 +18,9 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
+from channels.authz import VideoAccess, access_event
 from server import keys
+from storage import videos
 
 log = logging.getLogger("streamhub.events")
 
@@ -27,6 +30,26 @@ async def publish(request: web.Request, channel: str, event: dict[str, Any]) -> 
         await request.app[keys.BROKER].publish(channel, event)
     except Exception:
         log.exception("event not published", extra={"channel": channel, "type": event.get("type")})
+
+
+def video_access(video: videos.Video) -> VideoAccess:
+    """Who may follow the video's channel: the rule of `Video.visible_to` for anyone else."""
+    public = video.visible_to(None, None)
+    return VideoAccess(author_id=str(video.author.id), visibility="public" if public else "private")
+
+
+async def access_changed(
+    request: web.Request, video_id: uuid.UUID, video: videos.Video | None
+) -> None:
+    """Tell every node to drop subscribers of `video:{id}` who may no longer read it.
+
+    `video` is the video as committed, None once deleted. Publish it after the commit and
+    before any later event of the video: subscribers are re-checked in channel order. If it
+    cannot be published (logged), subscribers keep their subscription until they resubscribe
+    or their node's broker connection restarts (see channels/node.py).
+    """
+    access = video_access(video) if video is not None else None
+    await publish(request, f"video:{video_id}", access_event(access))
 
 
 async def video_update(

@@ -105,6 +105,9 @@ async def create_video(request: web.Request, *, user: AccessClaims, body: VideoC
 async def _update(request: web.Request, user: AccessClaims, body: VideoPatch) -> VideoOut:
     video = await _managed_video(request, user)
     updated = await videos.update(request.app[keys.DB], video.id, body.changes())
+    if not updated.visible_to(None, None):
+        # Sent on every edit that leaves it hidden, so a retried edit re-sends a lost one.
+        await events.access_changed(request, video.id, updated)
     request.app[keys.VIDEO_LISTS].invalidate()
     buffered = await request.app[keys.VIEWS].buffered(video.id)
     return VideoOut.of(updated, buffered_views=buffered)
@@ -145,6 +148,7 @@ async def put_video(request: web.Request, *, user: AccessClaims, body: VideoPatc
 async def delete_video(request: web.Request, *, user: AccessClaims) -> SuccessMessage:
     video = await _managed_video(request, user)
     await videos.delete(request.app[keys.DB], video.id)
+    await events.access_changed(request, video.id, None)
     request.app[keys.VIDEO_LISTS].invalidate()
     return SuccessMessage(message="Video deleted")
 

@@ -101,6 +101,11 @@ class Settings(BaseSettings):
         default=20.0, gt=0, alias="WS_MAX_MESSAGES_PER_SECOND"
     )
     ws_max_connections_per_user: int = Field(default=10, ge=1, alias="WS_MAX_CONNECTIONS_PER_USER")
+    # Simultaneous anonymous WebSockets per client IP across all nodes (the IP as for rate
+    # limits: X-Forwarded-For only from TRUSTED_PROXIES). Users behind one NAT share it.
+    ws_max_anonymous_connections_per_ip: int = Field(
+        default=20, ge=1, alias="WS_MAX_ANONYMOUS_CONNECTIONS_PER_IP"
+    )
     # GET /metrics answers callers from these networks, or any caller with the bearer token.
     metrics_allowed_networks: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["127.0.0.1/32", "::1/128"], alias="METRICS_ALLOWED_NETWORKS"

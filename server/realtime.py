@@ -15,10 +15,11 @@ from channels.broker import Broker, MemoryBroker
 from channels.limits import ConnectionSlots
 from channels.presence import MemoryPresence, Presence, RedisPresence
 from channels.redis_broker import RedisBroker
+from channels.session import SocketSlots
 from core.errors import NotFound
 from core.tokens import TokenService
-from handlers import live
-from server import keys
+from handlers import events, live
+from server import keys, ratelimit
 from server.config import Settings
 from storage import videos
 
@@ -54,6 +55,22 @@ def _engines(settings: Settings, node_id: str) -> tuple[Broker, Presence]:
     return broker, presence
 
 
+def _socket_slots(settings: Settings) -> SocketSlots:
+    """Sockets counted across nodes in Redis: per user, and per address while anonymous."""
+    if not settings.redis_url:
+        return SocketSlots()
+    return SocketSlots(
+        per_user=ConnectionSlots.from_url(
+            settings.redis_url, limit=settings.ws_max_connections_per_user
+        ),
+        per_anonymous_ip=ConnectionSlots.from_url(
+            settings.redis_url,
+            limit=settings.ws_max_anonymous_connections_per_ip,
+            prefix="streamhub:ws:anonymous",
+        ),
+    )
+
+
 def _principal(tokens: TokenService):
     def decode(token: str) -> Principal:
         claims = tokens.decode_access(token)
@@ -72,11 +89,7 @@ def setup(app: web.Application, settings: Settings) -> realtime.Node:
             video = await videos.get(app[keys.DB], video_id)
         except NotFound:
             return None
-        # The rule of storage.videos.Video.visible_to for an anonymous caller.
-        public = video.visibility != "private" and video.processing_status == "ready"
-        return VideoAccess(
-            author_id=str(video.author.id), visibility="public" if public else "private"
-        )
+        return events.video_access(video)
 
     node = realtime.Node(
         broker=broker,
@@ -85,11 +98,8 @@ def setup(app: web.Application, settings: Settings) -> realtime.Node:
         decode_token=_principal(app[keys.TOKENS]),
         config=node_config(settings),
         node_id=node_id,
-        slots=ConnectionSlots.from_url(
-            settings.redis_url, limit=settings.ws_max_connections_per_user
-        )
-        if settings.redis_url
-        else None,
+        slots=_socket_slots(settings),
+        client_ip=lambda request: ratelimit.client_ip(request, request.app[keys.TRUSTED_PROXIES]),
     )
     app[keys.BROKER] = broker
     app[keys.REALTIME] = node

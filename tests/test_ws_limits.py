@@ -145,3 +145,71 @@ async def test_connections_per_user_are_limited_across_nodes(
             assert again.hello["type"] == "connected"
             await again.close()
             await second.close()
+
+
+async def _refused(connecting: Any, message: str) -> None:
+    """The handshake succeeds, then the server sends `error` and closes with 4029."""
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        rejected = await connecting
+        assert rejected.hello == {
+            "type": "error",
+            "code": "too_many_connections",
+            "message": message,
+        }
+        await rejected.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4029
+
+
+async def _wait_for_leases(redis: Redis, key: str, count: int) -> None:
+    """The server releases a slot when it sees the close: wait (bounded) until it has."""
+    async with asyncio.timeout(5):
+        while await redis.zcard(key) != count:  # noqa: ASYNC110 - polling another server
+            await asyncio.sleep(0.02)
+
+
+async def test_anonymous_connections_per_ip_are_limited_across_nodes(
+    aiohttp_client: Any, engines: Any, redis: Redis
+) -> None:
+    env = {"WS_MAX_ANONYMOUS_CONNECTIONS_PER_IP": 2, "WS_MAX_CONNECTIONS_PER_USER": 5}
+    async for node1 in start_hub(aiohttp_client, engines, "redis", **env):
+        async for node2 in start_hub(aiohttp_client, engines, "redis", **env):
+            first = await node1.connect()
+            second = await node2.connect()
+            message = "At most 2 connections per address for anonymous sockets"
+            await _refused(node1.connect(), message)
+            assert node1.app[keys.REALTIME].hub.stats.rejected_connections == 1
+
+            _, token = await _user(node1, "signed_in_same_ip")
+            signed_in = await node1.connect(token=token)  # counted per user, not per address
+            assert signed_in.hello["type"] == "connected"
+
+            # An anonymous socket that signs in stops counting against its address.
+            await first.send({"type": "auth", "token": token, "id": 1})
+            assert (await first.recv())["type"] == "authenticated"
+            key = node1.app[keys.REALTIME].slots.per_anonymous_ip.key("127.0.0.1")
+            await _wait_for_leases(redis, key, 1)
+            third = await node2.connect()
+            assert third.hello["type"] == "connected"
+            await _refused(node2.connect(), message)
+
+            await second.close()
+            await _wait_for_leases(redis, key, 1)
+            fourth = await node1.connect()
+            assert fourth.hello["type"] == "connected"
+            for ws in (first, signed_in, third, fourth):
+                await ws.close()
+
+
+async def test_anonymous_limit_uses_the_client_ip_behind_a_trusted_proxy(
+    aiohttp_client: Any, engines: Any
+) -> None:
+    env = {"WS_MAX_ANONYMOUS_CONNECTIONS_PER_IP": 1, "TRUSTED_PROXIES": "127.0.0.1"}
+    async for hub in start_hub(aiohttp_client, engines, "memory", **env):
+        # BROKER=memory still counts sockets in Redis (REDIS_URL is set).
+        one = await hub.connect(headers={"X-Forwarded-For": "198.51.100.1"})
+        other = await hub.connect(headers={"X-Forwarded-For": "198.51.100.2"})
+        assert one.hello["type"] == other.hello["type"] == "connected"
+        message = "At most 1 connections per address for anonymous sockets"
+        await _refused(hub.connect(headers={"X-Forwarded-For": "198.51.100.1"}), message)
+        await one.close()
+        await other.close()

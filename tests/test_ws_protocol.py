@@ -173,6 +173,21 @@ async def test_subscription_limit(broker_name: str, aiohttp_client: Any, engines
         await ws.close()
 
 
+async def test_since_past_the_uint64_range_is_an_invalid_message(hub: Hub) -> None:
+    """Offsets are Redis stream ids (two uint64): a larger `since` is the client's mistake."""
+    account, _ = await _creator(hub)
+    video = await hub.create_video(account["user"]["id"])
+    ws = await hub.connect()
+    top = 2**64 - 1
+    for since in ("99999999999999999999-0", f"0-{top + 1}", f"{top + 1}-{top + 1}"):
+        reply = await ws.subscribe(f"video:{video}", since=since, id="s")
+        assert reply["type"] == "error" and reply["code"] == "invalid_message", reply
+        assert reply["id"] == "s" and reply["errors"][0]["field"] == "subscribe.since"
+    largest = await ws.subscribe(f"video:{video}", since=f"{top}-{top}", id="ok")
+    assert largest["type"] == "subscribed", largest
+    await ws.close()
+
+
 async def connect_raw(hub: Hub, *, token: str) -> WsClient:
     """Connect without reading the hello (a rejected handshake token gets an error instead)."""
     conn = await websockets.connect(

@@ -64,8 +64,14 @@ class WsClient:
         await self.conn.close()
 
 
-async def connect(url: str, *, token: str | None = None, query_token: bool = False) -> WsClient:
-    headers = {}
+async def connect(
+    url: str,
+    *,
+    token: str | None = None,
+    query_token: bool = False,
+    headers: dict[str, str] | None = None,
+) -> WsClient:
+    headers = dict(headers or {})
     if token and not query_token:
         headers["Authorization"] = f"Bearer {token}"
     if token and query_token:
