@@ -78,6 +78,8 @@ def start_nodes(target: str, count: int, setup: Setup) -> list[Node]:
         "LOG_LEVEL": "WARNING",
         "MIGRATE_ON_START": "false",
         "RATE_LIMIT_ENABLED": "false",
+        # Every benchmark socket is anonymous and comes from 127.0.0.1.
+        "WS_MAX_ANONYMOUS_CONNECTIONS_PER_IP": "1000000",
         "HOST": "127.0.0.1",
     }
     nodes, ready = [], "/"
