@@ -9,6 +9,10 @@ channel is checked against the access the event carries, and the ones no longer 
 dropped before the channel's next event. After a broker gap the control events may be lost,
 so every video subscription is checked again against the database; until that finishes (one
 lookup per channel), a subscriber revoked during the outage may still get events.
+
+Internal channels (`internal:*`, channels/internal.py) carry notices between nodes: the server
+registers a callback with `on_internal` before the node starts, and the node subscribes to them
+at start and routes them to that callback, never to the hub or a socket.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from aiohttp import web
 from channels.authz import ChannelAuthorizer, VideoAccess, VideoLookup, access_from_event
 from channels.broker import Broker
 from channels.hub import Connection, Hub
+from channels.internal import InternalChannels, Notice
 from channels.limits import MessageRate
 from channels.presence import Presence
 from channels.protocol import CloseCode
@@ -73,14 +78,22 @@ class Node:
             on_access=self._access_changed,
             on_gap=self._reauthorize_later,
         )
+        # Replaces the listener the hub registered: internal channels are routed first.
+        self._internal = InternalChannels(deliver=self.hub.deliver, on_gap=self.hub.missed)
+        broker.set_listener(self._internal.deliver, on_gap=self._internal.missed)
         self._authorizer = ChannelAuthorizer(video_access)
         self._decode_token = decode_token
         self._limits = SessionLimits(config.max_subscriptions, config.token_grace_s)
         self._sessions: dict[Connection, Session] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
+    def on_internal(self, channel: str, callback: Notice) -> None:
+        """Run `callback` on every notice on `channel` and after broker gaps; before `start`."""
+        self._internal.register(channel, callback)
+
     async def start(self) -> None:
         await self.broker.start()
+        await self._internal.subscribe_all(self.broker)
         await self.presence.start()
         await self.hub.start()
         for slots in (self.slots.per_user, self.slots.per_anonymous_ip):

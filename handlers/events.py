@@ -2,7 +2,8 @@
 
 Shapes follow CLUTCH's "WebSocket Events": `video_update` and `new_comment` on `video:{id}`,
 plus `comment_updated`, `comment_deleted`, and `new_follower` on `user:{id}`. One more,
-`access_changed`, is a control event for the realtime nodes and never reaches a client.
+`access_changed`, is a control event for the realtime nodes and never reaches a client, and
+`video_lists_changed` on `internal:video-lists` tells every node to clear its list cache.
 
 Failure policy: an event is published after its change is committed. If publishing fails the
 change stands and the request still succeeds (the failure is logged): answering an error would
@@ -18,6 +19,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
+from channels import internal
 from channels.authz import VideoAccess, access_event
 from server import keys
 from storage import videos
@@ -50,6 +52,15 @@ async def access_changed(
     """
     access = video_access(video) if video is not None else None
     await publish(request, f"video:{video_id}", access_event(access))
+
+
+async def video_lists_changed(request: web.Request) -> None:
+    """Tell every node (this one too) to clear its list cache; after the video's commit.
+
+    If it cannot be published (Redis down; logged), other nodes serve their cached lists
+    until `LIST_CACHE_SECONDS` expires them, as before this notice existed.
+    """
+    await publish(request, internal.VIDEO_LISTS, {"type": "video_lists_changed"})
 
 
 async def video_update(

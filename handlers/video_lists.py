@@ -17,8 +17,15 @@ Staleness, stated as guarantees:
   already up to `VIEW_FLUSH_INTERVAL_SECONDS` behind; likes, comments and follower counts shown
   in a list now lag by up to the TTL too. `GET /api/videos/{id}` is not cached and stays exact.
 - Creating, editing or deleting a video through a node clears that node's lists once the
-  change is committed, so its author sees it at once on that node. Other nodes show it within
-  the TTL: a video made private may stay listed elsewhere for that long, as it was when public.
+  change is committed, so its author sees it at once on that node. It then publishes a notice
+  on the broker's `internal:video-lists` channel (channels/internal.py), and every node clears
+  its lists when the notice arrives: within about one Redis round trip after the write, so a
+  video made private or deleted leaves every node's lists promptly, not after the TTL.
+- When Redis is unreachable the notice is lost (the write still succeeds; logged) and other
+  nodes show the change within the TTL, as before. A node whose pub/sub connection dropped
+  may have missed notices, so it clears its lists when it reconnects. A clear also keeps out
+  the result of any load already running (core/ttl_cache.py), so nothing read before the
+  notice is cached after it.
 - `LIST_CACHE_SECONDS=0` turns the cache off: every request queries Postgres.
 """
 

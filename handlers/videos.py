@@ -98,8 +98,18 @@ async def create_video(request: web.Request, *, user: AccessClaims, body: VideoC
     video = await videos.create(
         request.app[keys.DB], author_id=uuid.UUID(user.user_id), fields=body.fields()
     )
-    request.app[keys.VIDEO_LISTS].invalidate()  # after the commit: see handlers.video_lists
+    await _lists_changed(request)
     return VideoOut.of(video)
+
+
+async def _lists_changed(request: web.Request) -> None:
+    """After a video's commit: clear this node's lists now, then every node's through the broker.
+
+    The local clear does not wait for Redis, so the author sees the change on this node even
+    when the notice cannot be published (see handlers.video_lists for the guarantees).
+    """
+    request.app[keys.VIDEO_LISTS].invalidate()
+    await events.video_lists_changed(request)
 
 
 async def _update(request: web.Request, user: AccessClaims, body: VideoPatch) -> VideoOut:
@@ -108,7 +118,7 @@ async def _update(request: web.Request, user: AccessClaims, body: VideoPatch) ->
     if not updated.visible_to(None, None):
         # Sent on every edit that leaves it hidden, so a retried edit re-sends a lost one.
         await events.access_changed(request, video.id, updated)
-    request.app[keys.VIDEO_LISTS].invalidate()
+    await _lists_changed(request)
     buffered = await request.app[keys.VIEWS].buffered(video.id)
     return VideoOut.of(updated, buffered_views=buffered)
 
@@ -149,7 +159,7 @@ async def delete_video(request: web.Request, *, user: AccessClaims) -> SuccessMe
     video = await _managed_video(request, user)
     await videos.delete(request.app[keys.DB], video.id)
     await events.access_changed(request, video.id, None)
-    request.app[keys.VIDEO_LISTS].invalidate()
+    await _lists_changed(request)
     return SuccessMessage(message="Video deleted")
 
 

@@ -1,4 +1,5 @@
-"""Wires the realtime node (channels/) into the app: broker choice, settings, video lookup."""
+"""Wires the realtime node (channels/) into the app: broker choice, settings, video lookup,
+and the internal channel that clears every node's list cache (handlers/video_lists.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
+from channels import internal
 from channels import node as realtime
 from channels.authz import Principal, VideoAccess
 from channels.broker import Broker, MemoryBroker
@@ -101,6 +103,8 @@ def setup(app: web.Application, settings: Settings) -> realtime.Node:
         slots=_socket_slots(settings),
         client_ip=lambda request: ratelimit.client_ip(request, request.app[keys.TRUSTED_PROXIES]),
     )
+    # A video written on any node clears this node's lists (and so does a broker gap).
+    node.on_internal(internal.VIDEO_LISTS, app[keys.VIDEO_LISTS].invalidate)
     app[keys.BROKER] = broker
     app[keys.REALTIME] = node
     realtime.setup(app, node)
