@@ -34,7 +34,6 @@ COPY run.py ./
 COPY core ./core
 COPY storage ./storage
 COPY channels ./channels
-COPY counters ./counters
 COPY handlers ./handlers
 COPY server ./server
 COPY devservices ./devservices

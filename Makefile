@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PACKAGES := server channels handlers storage core counters devservices
+PACKAGES := server channels handlers storage core devservices
 
 .PHONY: run test lint migrate seed clean-var loadtest bench
 
@@ -31,6 +31,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy $(PACKAGES) run.py
+	$(BIN)/lint-imports
 
 # A bounded headless Locust run against a fresh local node with seeded data; CSV and HTML
 # reports in loadtests/reports/. Override e.g. `make loadtest LOADTEST_ARGS="--users 100"`.

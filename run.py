@@ -53,6 +53,11 @@ async def run_migrations(database_url: str) -> list[int]:
         await pool.close()
 
 
+async def _build(settings: Settings) -> web.Application:
+    # Built inside the loop that serves it: the asyncpg pool binds to the running loop.
+    return create_app(settings)
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     try:
@@ -94,7 +99,7 @@ def main(argv: list[str]) -> int:
             asyncio.run(run_migrations(engines.database_url))
             return Supervisor(settings, args.workers, Path(__file__).resolve()).run()
         web.run_app(
-            create_app(settings),
+            _build(settings),
             host=settings.host,
             port=settings.port,
             reuse_port=args.reuse_port or None,

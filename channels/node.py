@@ -189,6 +189,10 @@ class Node:
         }
 
 
+# The app's realtime node (its hub, broker and presence), set by the composition root.
+REALTIME = web.AppKey("realtime", Node)
+
+
 def setup(app: web.Application, node: Node) -> None:
     """Register `/ws` and tie the node's lifecycle to the app's."""
 

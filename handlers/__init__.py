@@ -1,1 +1,1 @@
-"""REST handlers, one module per resource. Each exposes `routes`, a `server.routing.Router`."""
+"""The domains, one package each: routes (HTTP edge), models, service (rules), events."""

@@ -19,7 +19,8 @@ from pathlib import Path
 import asyncpg
 
 from devservices.ports import free_port
-from storage import migrate, users
+from storage import migrate
+from storage.accounts import users
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE_CPU = "0"

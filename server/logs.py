@@ -35,5 +35,5 @@ def configure(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # aiohttp's own access log would duplicate ours (server.middleware.access_log).
+    # aiohttp's own access log would duplicate ours (server.http.middleware.access_log).
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

@@ -1,12 +1,14 @@
-"""Wires the realtime node (channels/) into the app: broker choice, settings, video lookup,
-and the internal channel that clears every node's list cache (handlers/video_lists.py)."""
+"""Composition root, realtime part: builds this node's broker, presence and hub from settings
+and wires in what only the domains know (who may read a video's channel, which internal
+notices clear which caches). Imported by server/app.py only."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
@@ -18,12 +20,13 @@ from channels.limits import ConnectionSlots
 from channels.presence import MemoryPresence, Presence, RedisPresence
 from channels.redis_broker import RedisBroker
 from channels.session import SocketSlots
-from core.errors import NotFound
 from core.tokens import TokenService
-from handlers import events, live
-from server import keys, ratelimit
 from server.config import Settings
-from storage import videos
+from server.http.addresses import caller_ip
+
+log = logging.getLogger("streamhub.realtime")
+
+VideoLookup = Callable[[uuid.UUID], Awaitable[VideoAccess | None]]
 
 
 def node_config(settings: Settings) -> realtime.NodeConfig:
@@ -73,7 +76,7 @@ def _socket_slots(settings: Settings) -> SocketSlots:
     )
 
 
-def _principal(tokens: TokenService):
+def _principal(tokens: TokenService) -> Callable[[str], Principal]:
     def decode(token: str) -> Principal:
         claims = tokens.decode_access(token)
         return Principal(user_id=claims.user_id, role=claims.role, expires_at=claims.expires_at)
@@ -81,50 +84,51 @@ def _principal(tokens: TokenService):
     return decode
 
 
-def setup(app: web.Application, settings: Settings) -> realtime.Node:
-    """Build this node's hub and broker, register /ws; `app[keys.BROKER]` is the broker."""
+def build_node(
+    settings: Settings, *, tokens: TokenService, video_access: VideoLookup
+) -> realtime.Node:
+    """This node's hub, broker and presence (not started: `serve` ties them to the app)."""
     node_id = uuid.uuid4().hex[:12]  # names this process in presence and in `connected`
     broker, presence = _engines(settings, node_id)
-
-    async def video_access(video_id: uuid.UUID) -> VideoAccess | None:
-        try:
-            video = await videos.get(app[keys.DB], video_id)
-        except NotFound:
-            return None
-        return events.video_access(video)
-
-    node = realtime.Node(
+    return realtime.Node(
         broker=broker,
         presence=presence,
         video_access=video_access,
-        decode_token=_principal(app[keys.TOKENS]),
+        decode_token=_principal(tokens),
         config=node_config(settings),
         node_id=node_id,
         slots=_socket_slots(settings),
-        client_ip=lambda request: ratelimit.client_ip(request, request.app[keys.TRUSTED_PROXIES]),
+        client_ip=caller_ip,
     )
-    # A video written on any node clears this node's lists (and so does a broker gap).
-    node.on_internal(internal.VIDEO_LISTS, app[keys.VIDEO_LISTS].invalidate)
-    app[keys.BROKER] = broker
-    app[keys.REALTIME] = node
+
+
+def serve(app: web.Application, node: realtime.Node, *, lists_changed: Callable[[], None]) -> None:
+    """Serve /ws with `node`; a video written on any node (or a broker gap) runs
+    `lists_changed` here."""
+    node.on_internal(internal.VIDEO_LISTS, lists_changed)
+    app[realtime.REALTIME] = node
     realtime.setup(app, node)
-    if settings.live_viewers_interval_seconds > 0:
-        app.cleanup_ctx.append(_viewer_counts_ctx(settings.live_viewers_interval_seconds))
-    return node
 
 
-def _viewer_counts_ctx(
-    interval_s: float,
+def every(
+    interval_s: float, name: str, tick: Callable[[], Awaitable[None]]
 ) -> Callable[[web.Application], AsyncIterator[None]]:
-    """Push live viewer counts while the node runs (after the node starts, stopped first)."""
+    """A cleanup context running `tick` every `interval_s` while the app runs; a failing tick
+    is logged and the next one runs as usual."""
 
-    async def viewer_counts(app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(
-            live.push_viewer_counts(app, interval_s=interval_s), name="live-viewer-counts"
-        )
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await tick()
+            except Exception as exc:  # an engine down: the next tick tries again
+                log.warning("periodic task failed", extra={"task": name, "error": repr(exc)})
+
+    async def ctx(_: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(loop(), name=name)
         yield
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
-    return viewer_counts
+    return ctx

@@ -33,8 +33,9 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     """
 
 
-async def create_pool(dsn: str, *, min_size: int, max_size: int) -> asyncpg.Pool:
-    pool = await asyncpg.create_pool(
+def make_pool(dsn: str, *, min_size: int, max_size: int) -> asyncpg.Pool:
+    """A pool not yet connected: `await pool` opens it (so it can be built synchronously)."""
+    return asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
@@ -42,6 +43,10 @@ async def create_pool(dsn: str, *, min_size: int, max_size: int) -> asyncpg.Pool
         reset=_keep_session,
         command_timeout=30,
     )
+
+
+async def create_pool(dsn: str, *, min_size: int, max_size: int) -> asyncpg.Pool:
+    pool = await make_pool(dsn, min_size=min_size, max_size=max_size)
     assert pool is not None
     return pool
 

@@ -24,7 +24,8 @@ from devservices.postgres import ensure_database
 from devservices.stack import Engines, local_engines
 from server.app import create_app
 from server.config import Settings
-from storage import db, migrate, users
+from storage import db, migrate
+from storage.accounts import users
 
 TEST_SECRET = secrets.token_urlsafe(48)
 STRONG_PASSWORD = "Str0ngPassword"
@@ -66,7 +67,7 @@ def make_settings(engines: Engines, **overrides: Any) -> Settings:
         "DB_POOL_MAX": 5,
         "MIGRATE_ON_START": False,
         "CORS_ORIGINS": "https://clutch.example",
-        # In-process broker: tests can read `app[keys.BROKER].published`. The realtime suites
+        # In-process broker: tests can read `app[REALTIME].broker.published`. The realtime suites
         # run against both brokers by passing BROKER themselves.
         "BROKER": "memory",
         # Off unless a test turns it on: tests register many accounts from one IP.

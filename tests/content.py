@@ -9,8 +9,10 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from channels.broker import MemoryBroker
-from server import keys
-from storage import users
+from channels.node import REALTIME
+from server.app import DB
+from server.http.auth import TOKENS
+from storage.accounts import users
 
 FAKE_HASH = "$argon2id$v=19$m=65536,t=3,p=4$not-a-real-hash"  # tokens are minted, never logged in
 
@@ -24,7 +26,7 @@ async def make_users(
 
     async def one(i: int) -> tuple[users.User, dict[str, str]]:
         user = await users.create(
-            app[keys.DB],
+            app[DB],
             username=f"{prefix}{i}_{tag}",
             email=f"{prefix}{i}_{tag}@example.com",
             password_hash=FAKE_HASH,
@@ -32,7 +34,7 @@ async def make_users(
             avatar_url="/static/avatars/default.svg",
             role=role,
         )
-        token = app[keys.TOKENS].issue_access(user.claims())
+        token = app[TOKENS].issue_access(user.claims())
         return user, {"Authorization": f"Bearer {token}"}
 
     return list(await asyncio.gather(*(one(i) for i in range(n))))
@@ -54,7 +56,7 @@ async def create_video(
 
 def events(client: TestClient, channel: str | None = None) -> list[dict[str, Any]]:
     """Events the app published (tests run the in-process broker), optionally of one channel."""
-    broker = client.app[keys.BROKER]
+    broker = client.app[REALTIME].broker
     assert isinstance(broker, MemoryBroker), "content tests expect BROKER=memory"
     return [event for ch, event in broker.published if channel is None or ch == channel]
 

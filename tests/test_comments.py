@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from typing import Any
 
-from server import keys
+from server.app import DB
 from storage import integrity
 from tests.content import create_video, error_of, events, make_user, make_users
 
@@ -179,7 +179,7 @@ async def test_deleted_comment_with_replies_keeps_its_place(client: Any) -> None
     await client.delete(f"/api/comments/{reply['id']}", headers=author)
     listed = await (await client.get(f"/api/videos/{video['id']}/comments")).json()
     assert listed["comments"] == [] and await video_counts(client, video["id"]) == 0
-    assert set((await integrity.drift(client.app[keys.DB])).values()) == {0}
+    assert set((await integrity.drift(client.app[DB])).values()) == {0}
 
 
 async def test_comment_errors_on_videos(client: Any) -> None:
@@ -216,4 +216,4 @@ async def test_concurrent_comments_and_deletes_keep_counts_exact(client: Any) ->
         ),
     )
     assert await video_counts(client, video["id"]) == 10
-    assert set((await integrity.drift(client.app[keys.DB])).values()) == {0}
+    assert set((await integrity.drift(client.app[DB])).values()) == {0}

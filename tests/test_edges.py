@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from server.middleware import SECURITY_HEADERS
+from server.http.middleware import SECURITY_HEADERS
 from tests.conftest import STRONG_PASSWORD, make_settings
 
 

@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from typing import Any
 
-from server import keys
+from server.app import DB
 from storage import integrity
 from tests.content import create_video, error_of, events, make_user, make_users
 
@@ -129,4 +129,4 @@ async def test_concurrent_follows_keep_counts_exact(client: Any) -> None:
             tasks.append(follow(client, target, headers))
         tasks.append(follow(client, people[(i + 1) % len(people)][0].id, headers, "DELETE"))
     await asyncio.gather(*tasks)
-    assert set((await integrity.drift(client.app[keys.DB])).values()) == {0}
+    assert set((await integrity.drift(client.app[DB])).values()) == {0}

@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from server import keys
+from server.app import DB
 from storage import integrity
 from tests.content import create_video, error_of, events, make_user, make_users
 
@@ -22,7 +22,7 @@ async def like(client: Any, path: str, action: str, headers: dict[str, str]) -> 
 
 
 async def rows(client: Any, target_id: str, action: str) -> int:
-    count: int = await client.app[keys.DB].fetchval(
+    count: int = await client.app[DB].fetchval(
         "SELECT count(*) FROM likes WHERE target_id = $1 AND action = $2",
         uuid.UUID(target_id),
         action,
@@ -135,7 +135,7 @@ async def test_200_concurrent_clients_keep_counts_equal_to_rows(client: Any) -> 
     assert listed["comments"][0]["dislike_count"] == await rows(client, comment["id"], "dislike")
     me = await (await client.get("/api/auth/me", headers=author)).json()
     assert me["profile"]["total_likes_received"] == got["like_count"]
-    assert set((await integrity.drift(client.app[keys.DB])).values()) == {0}
+    assert set((await integrity.drift(client.app[DB])).values()) == {0}
 
 
 async def _wait_for_lock_waiters(conn: asyncpg.Connection, n: int) -> None:
@@ -148,7 +148,7 @@ async def test_comment_like_racing_a_video_delete_leaves_no_orphan(
     client: Any, engines: Any
 ) -> None:
     """A like waiting on a comment row while the video is deleted finds the comment gone:
-    `storage.videos.delete` locks the comments before deleting their likes."""
+    `storage.videos.videos.delete` locks the comments before deleting their likes."""
     _, author_h = await make_user(client, role="creator")
     _, fan_h = await make_user(client)
     video = await create_video(client, author_h)
@@ -184,5 +184,5 @@ async def test_comment_like_racing_a_video_delete_leaves_no_orphan(
         await holder.close()
         await watcher.close()
 
-    drift = await integrity.drift(client.app[keys.DB])
+    drift = await integrity.drift(client.app[DB])
     assert drift["comments.orphan_likes"] == 0, drift

@@ -7,19 +7,14 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import make_mocked_request
+from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from server import keys
-from server.app import create_app
+from server.app import create_app, rate_limiter
 from server.config import Settings
-from server.ratelimit import (
-    Policy,
-    RateLimiter,
-    budgets_from,
-    client_ip,
-    parse_networks,
-)
-from server.routing import Router
+from server.http.addresses import client_ip, parse_networks
+from server.http.ratelimit import RATE_LIMITER
+from server.http.routing import Router
 from tests.conftest import STRONG_PASSWORD, make_settings
 
 LIMITED = {"RATE_LIMIT_ENABLED": True}
@@ -37,13 +32,15 @@ def bad_login(client: Any, **kwargs: Any) -> Any:
 
 
 def test_defaults_are_clutchs_budgets() -> None:
-    budgets = budgets_from(Settings(_env_file=None))  # type: ignore[call-arg]
-    assert {p: (b.limit, b.period_ms // 1000) for p, b in budgets.items()} == {
-        Policy.auth: (10, 60),
-        Policy.uploads: (5, 3600),
-        Policy.comments: (30, 3600),
-        Policy.likes: (100, 60),
-        Policy.general: (1000, 3600),
+    # Redis.from_url connects lazily: building the limiter touches no server.
+    limiter = rate_limiter(Settings(_env_file=None), Redis.from_url("redis://unused"))  # type: ignore[call-arg]
+    assert limiter is not None
+    assert {p: (b.limit, b.period_ms // 1000, b.per_ip) for p, b in limiter.budgets.items()} == {
+        "auth": (10, 60, True),
+        "uploads": (5, 3600, False),
+        "comments": (30, 3600, False),
+        "likes": (100, 60, False),
+        "general": (1000, 3600, False),
     }
 
 
@@ -72,12 +69,12 @@ def test_client_ip(remote: str, forwarded: str | None, expected: str) -> None:
 
 
 async def test_gcra_burst_then_refuses_with_retry_after(engines: Any) -> None:
-    from redis.asyncio import Redis
-
     redis = Redis.from_url(engines.redis_url)
-    limiter = RateLimiter(budgets_from(make_settings(engines, RATE_LIMIT_LIKES="4/hour")))
+    settings = make_settings(engines, RATE_LIMIT_ENABLED=True, RATE_LIMIT_LIKES="4/hour")
+    limiter = rate_limiter(settings, redis)
+    assert limiter is not None
     try:
-        seen = [await limiter.hit(redis, [(Policy.likes, "user:u1")]) for _ in range(5)]
+        seen = [await limiter.hit([("likes", "user:u1")]) for _ in range(5)]
     finally:
         await redis.aclose()
     assert [d.allowed for d in seen] == [True] * 4 + [False]
@@ -201,11 +198,11 @@ async def test_redis_failure_lets_requests_through(aiohttp_client: Any, engines:
     async def broken(*_: Any, **__: Any) -> Any:
         raise RedisConnectionError("redis is down")
 
-    client.app[keys.RATE_LIMITER].hit = broken
+    client.app[RATE_LIMITER].hit = broken
     assert [(await bad_login(client)).status for _ in range(3)] == [401, 401, 401]
 
 
-def test_unknown_policy_fails_at_start(engines: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_unknown_policy_fails_at_start(engines: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from server import app as app_module
 
     router = Router("typo")

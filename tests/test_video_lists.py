@@ -14,11 +14,11 @@ from typing import Any
 import orjson
 
 from core.ttl_cache import TtlCache
-from handlers.schemas.pagination import PageQuery, Pagination
-from handlers.schemas.videos import VideoList, VideoOut, encode_list
-from server import keys
-from server.app import create_app
-from storage import videos
+from handlers.videos.models import VideoList, VideoOut, encode_list
+from handlers.videos.routes import SERVICE as VIDEOS
+from server.app import DB, SETTINGS, create_app
+from server.http.pagination import PageQuery, Pagination
+from storage.videos import videos
 from tests.conftest import make_settings
 from tests.content import create_video, make_user
 
@@ -32,7 +32,7 @@ async def listed(client: Any, query: str = "") -> tuple[list[str], int]:
 
 async def insert_elsewhere(client: Any, author_id: uuid.UUID, title: str) -> None:
     """A listed video written straight to Postgres, as another node's request would."""
-    await client.app[keys.DB].execute(
+    await client.app[DB].execute(
         "INSERT INTO videos (author_id, title, processing_status, published_at)"
         " VALUES ($1, $2, 'ready', now())",
         author_id,
@@ -76,8 +76,8 @@ async def test_another_nodes_write_shows_within_the_ttl(client: Any) -> None:
     author, headers = await make_user(client, role="creator")
     await create_video(client, headers, title="mine")
     now = [0.0]
-    lists = client.app[keys.VIDEO_LISTS]
-    ttl = client.app[keys.SETTINGS].list_cache_seconds
+    lists = client.app[VIDEOS].lists
+    ttl = client.app[SETTINGS].list_cache_seconds
     assert ttl > 0
     lists.pages = TtlCache(ttl_seconds=ttl, max_weight=1 << 20, weigh=len, clock=lambda: now[0])
     lists.totals = TtlCache(ttl_seconds=ttl, max_weight=1 << 20, weigh=lambda _: 1)
@@ -144,7 +144,7 @@ async def test_a_page_is_never_older_than_the_total_it_carries(
     ttl = settings.list_cache_seconds
     assert ttl == 5.0
     now = [1000.0]
-    lists = client.app[keys.VIDEO_LISTS]
+    lists = client.app[VIDEOS].lists
     lists.pages._clock = lists.totals._clock = lambda: now[0]  # deterministic time
 
     _, creator_h = await make_user(client, role="creator")

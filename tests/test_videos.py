@@ -6,8 +6,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from server import keys
-from storage import videos
+from server.app import DB
+from server.http.auth import TOKENS
+from storage.videos import videos
 from tests.content import create_video, error_of, make_user
 
 VIDEO_FIELDS = {
@@ -52,7 +53,7 @@ async def test_only_creators_and_admins_publish(client: Any) -> None:
 
 async def test_expired_and_garbage_tokens_are_401(client: Any) -> None:
     creator, _ = await make_user(client, role="creator")
-    expired = client.app[keys.TOKENS].issue_access(
+    expired = client.app[TOKENS].issue_access(
         creator.claims(), now=datetime.now(UTC) - timedelta(hours=2)
     )
     for token in (expired, "not-a-jwt"):
@@ -165,7 +166,7 @@ async def test_popular_and_trending_sorts(client: Any) -> None:
     _, headers = await make_user(client, role="creator")
     old = await create_video(client, headers, title="old but viewed")
     new = await create_video(client, headers, title="new and liked")
-    pool = client.app[keys.DB]
+    pool = client.app[DB]
     await pool.execute(
         "UPDATE videos SET view_count = 1000, trending_score = trending_bump(NULL, 1000,"
         " now() - interval '10 days') WHERE id = $1",
@@ -184,7 +185,7 @@ async def test_popular_and_trending_sorts(client: Any) -> None:
 
 
 async def test_trending_score_has_a_24_hour_half_life(client: Any) -> None:
-    pool = client.app[keys.DB]
+    pool = client.app[DB]
     now = datetime.now(UTC)
     one_now = await pool.fetchval("SELECT trending_bump(NULL, 1, $1)", now)
     two_day_ago = await pool.fetchval(
@@ -200,7 +201,7 @@ async def test_trending_score_has_a_24_hour_half_life(client: Any) -> None:
 
 
 async def test_list_sorts_are_index_scans(client: Any) -> None:
-    pool = client.app[keys.DB]
+    pool = client.app[DB]
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("SET LOCAL enable_seqscan = off")
         for sort, index in (("trending", "videos_listed_trending_idx"),

@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from counters.views import ViewCounter
-from server import keys
-from server.app import create_app
-from storage import integrity, videos
+from handlers.videos.routes import SERVICE as VIDEOS
+from handlers.videos.view_buffer import ViewBuffer
+from server.app import DB, REDIS, create_app
+from storage import integrity
+from storage.videos import videos
 from tests.conftest import make_settings
 from tests.content import create_video, error_of, events, make_user, make_users
 
@@ -25,14 +26,14 @@ async def client(aiohttp_client: Any, engines: Any) -> TestClient:
 
 
 async def flush(client: TestClient, *, recover_after: float = 30.0) -> int:
-    applied: int = await client.app[keys.VIEWS].flush(
-        client.app[keys.DB], recover_after_seconds=recover_after
+    applied: int = await client.app[VIDEOS].views.flush(
+        client.app[DB], recover_after_seconds=recover_after
     )
     return applied
 
 
 async def db_views(client: TestClient, video_id: str) -> int:
-    count: int = await client.app[keys.DB].fetchval(
+    count: int = await client.app[DB].fetchval(
         "SELECT view_count FROM videos WHERE id = $1", uuid.UUID(video_id)
     )
     return count
@@ -77,7 +78,7 @@ async def test_views_are_buffered_then_flushed(client: TestClient) -> None:
     me = await (await client.get("/api/auth/me", headers=author)).json()
     assert me["profile"]["total_views"] == 5
     assert await flush(client) == 0  # nothing pending
-    assert set((await integrity.drift(client.app[keys.DB])).values()) == {0}
+    assert set((await integrity.drift(client.app[DB])).values()) == {0}
     assert author_user.id
 
 
@@ -96,8 +97,8 @@ async def test_a_node_dying_mid_flush_loses_nothing_and_counts_nothing_twice(
 ) -> None:
     _, author = await make_user(client, role="creator")
     video = await create_video(client, author)
-    counter: ViewCounter = client.app[keys.VIEWS]
-    pool = client.app[keys.DB]
+    counter: ViewBuffer = client.app[VIDEOS].views
+    pool = client.app[DB]
     for i in range(3):
         await counter.record(uuid.UUID(video["id"]), f"viewer-{i}")
 
@@ -115,14 +116,14 @@ async def test_a_node_dying_mid_flush_loses_nothing_and_counts_nothing_twice(
     await counter.record(uuid.UUID(video["id"]), "viewer-again")
     batch = await counter.start_batch()
     assert batch is not None
-    raw = await client.app[keys.REDIS].hgetall(batch)
+    raw = await client.app[REDIS].hgetall(batch)
     # The apply half of apply_batch, without the Redis cleanup that follows it.
     views = {uuid.UUID(k.decode()[2:]): int(v) for k, v in raw.items() if k.startswith(b"v:")}
     assert await videos.apply_views(pool, batch_id=batch, views=views, watch_seconds={})
     assert await db_views(client, video["id"]) == 6
     assert await flush(client, recover_after=0) == 0  # recovered, recognised, not re-applied
     assert await db_views(client, video["id"]) == 6
-    assert await client.app[keys.REDIS].scard("views:batches") == 0
+    assert await client.app[REDIS].scard("views:batches") == 0
 
 
 async def test_background_flusher_and_final_flush_on_shutdown(
@@ -143,7 +144,7 @@ async def test_background_flusher_and_final_flush_on_shutdown(
         create_app(make_settings(engines, VIEW_FLUSH_INTERVAL_SECONDS=3600))
     )
     await view(slow, video["id"], headers={"User-Agent": "other"})
-    pool = client.app[keys.DB]
+    pool = client.app[DB]
     await slow.close()  # a clean shutdown flushes what is buffered
     assert (
         await pool.fetchval("SELECT view_count FROM videos WHERE id = $1", uuid.UUID(video["id"]))

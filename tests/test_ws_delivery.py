@@ -11,7 +11,7 @@ import websockets
 from redis.asyncio import Redis
 
 from channels import hub as hub_module
-from server import keys
+from channels.node import REALTIME
 from tests.ws_support import (  # noqa: F401 - fixtures
     Hub,
     broker_name_fixture,
@@ -52,12 +52,12 @@ async def test_fanout_encodes_once_and_filters_counters(
     encoded = []
     original = hub_module.message_frame
     monkeypatch.setattr(hub_module, "message_frame", lambda m: encoded.append(m) or original(m))
-    await hub.app[keys.BROKER].publish(f"video:{video}", _comment(video, 1))
+    await hub.app[REALTIME].broker.publish(f"video:{video}", _comment(video, 1))
     for ws in everything:
         assert (await ws.recv())["comment"] == {"n": 1}
     assert (await likes_only.recv())["comment"] == {"n": 1}
     assert len(encoded) == 1, "one encode for four sockets"
-    await hub.app[keys.BROKER].publish(
+    await hub.app[REALTIME].broker.publish(
         f"video:{video}", _update(video, view_count=5, like_count=2, comment_count=1)
     )
     assert (await likes_only.recv())["data"] == {"like_count": 2}
@@ -73,7 +73,7 @@ async def test_bursts_coalesce_and_the_last_value_arrives(hub: Hub) -> None:
     video = await _video(hub)
     ws = await hub.connect()
     await ws.subscribe(f"video:{video}")
-    broker = hub.app[keys.BROKER]
+    broker = hub.app[REALTIME].broker
     for n in range(1, 101):
         await broker.publish(f"video:{video}", _update(video, view_count=n, like_count=0))
     received = []
@@ -89,7 +89,7 @@ async def test_other_events_keep_offset_order_with_coalesced_updates(hub: Hub) -
     video = await _video(hub)
     ws = await hub.connect()
     await ws.subscribe(f"video:{video}")
-    broker = hub.app[keys.BROKER]
+    broker = hub.app[REALTIME].broker
     for n in range(20):
         await broker.publish(f"video:{video}", _update(video, view_count=n))
         await broker.publish(f"video:{video}", _comment(video, n))
@@ -104,7 +104,7 @@ async def test_other_events_keep_offset_order_with_coalesced_updates(hub: Hub) -
 async def test_reconnect_with_last_offset_replays_what_was_missed(hub: Hub) -> None:
     video = await _video(hub)
     channel = f"video:{video}"
-    broker = hub.app[keys.BROKER]
+    broker = hub.app[REALTIME].broker
     ws = await hub.connect()
     first_ack = await ws.subscribe(channel)
     await broker.publish(channel, _comment(video, 1))
@@ -135,7 +135,7 @@ async def test_gap_beyond_history_gets_resync(
     async for node in start_hub(aiohttp_client, engines, broker_name, HISTORY_SIZE=5):
         video = await _video(node)
         channel = f"video:{video}"
-        broker = node.app[keys.BROKER]
+        broker = node.app[REALTIME].broker
         first = await broker.publish(channel, _comment(video, 0))
         for n in range(1, 300):  # Redis trims whole stream nodes (MAXLEN ~)
             await broker.publish(channel, _comment(video, n))
@@ -166,8 +166,8 @@ async def test_slow_consumer_is_closed_and_others_continue(
         await slow.recv()  # hello
         await slow.send(orjson.dumps({"type": "subscribe", "channel": channel}).decode())
         await slow.recv()  # ack; from now on it stops reading
-        broker = node.app[keys.BROKER]
-        hub = node.app[keys.REALTIME].hub
+        broker = node.app[REALTIME].broker
+        hub = node.app[REALTIME].hub
         blob = "x" * 32 * 1024
         # In step with the fast reader: the slow one's kernel buffers fill, then its unsent
         # bytes on the node pass the limit and the hub lets it go.

@@ -12,7 +12,7 @@ import websockets
 from redis.asyncio import Redis
 
 from channels.limits import ConnectionSlots, MessageRate
-from server import keys
+from channels.node import REALTIME
 from tests.ws_support import start_hub
 
 
@@ -106,7 +106,7 @@ async def test_frames_past_the_rate_are_dropped_and_told_once(
         errors = [r for r in replies if r["type"] == "error"]
         assert 5 <= len(pongs) <= 6  # the burst, plus at most one refilled token
         assert [e["code"] for e in errors] == ["rate_limited"], "told once per run of drops"
-        stats = hub.app[keys.REALTIME].hub.stats
+        stats = hub.app[REALTIME].hub.stats
         assert stats.rejected_messages == 20 - len(pongs)
         await client.close()
 
@@ -130,7 +130,7 @@ async def test_connections_per_user_are_limited_across_nodes(
                 }
                 await third.recv()
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 4029
-            stats = node1.app[keys.REALTIME].hub.stats
+            stats = node1.app[REALTIME].hub.stats
             assert stats.rejected_connections == 1
 
             anonymous = await node2.connect()  # not counted until it signs in
@@ -177,7 +177,7 @@ async def test_anonymous_connections_per_ip_are_limited_across_nodes(
             second = await node2.connect()
             message = "At most 2 connections per address for anonymous sockets"
             await _refused(node1.connect(), message)
-            assert node1.app[keys.REALTIME].hub.stats.rejected_connections == 1
+            assert node1.app[REALTIME].hub.stats.rejected_connections == 1
 
             _, token = await _user(node1, "signed_in_same_ip")
             signed_in = await node1.connect(token=token)  # counted per user, not per address
@@ -186,7 +186,7 @@ async def test_anonymous_connections_per_ip_are_limited_across_nodes(
             # An anonymous socket that signs in stops counting against its address.
             await first.send({"type": "auth", "token": token, "id": 1})
             assert (await first.recv())["type"] == "authenticated"
-            key = node1.app[keys.REALTIME].slots.per_anonymous_ip.key("127.0.0.1")
+            key = node1.app[REALTIME].slots.per_anonymous_ip.key("127.0.0.1")
             await _wait_for_leases(redis, key, 1)
             third = await node2.connect()
             assert third.hello["type"] == "connected"

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 import websockets
 
-from server import keys
+from channels.node import REALTIME
+from server.app import SETTINGS
 from tests.ws_support import (  # noqa: F401 - fixtures
     Hub,
     WsClient,
@@ -35,7 +36,7 @@ async def test_hello_then_subscribe_ack_and_events(hub: Hub) -> None:
     )
     assert ack["type"] == "subscribed", ack
     assert ack["id"] == 7 and ack["channel"] == f"video:{video}"
-    broker = hub.app[keys.BROKER]
+    broker = hub.app[REALTIME].broker
     await broker.publish(
         f"video:{video}", {"type": "new_comment", "video_id": video, "comment": {"id": "c1"}}
     )
@@ -70,7 +71,9 @@ async def test_ping_unsubscribe_and_errors(hub: Hub) -> None:
     assert (await ws.subscribe(f"video:{video}"))["type"] == "subscribed"
     await ws.send({"type": "unsubscribe", "channel": f"video:{video}", "id": 9})
     assert await ws.recv() == {"type": "unsubscribed", "channel": f"video:{video}", "id": 9}
-    await hub.app[keys.BROKER].publish(f"video:{video}", {"type": "new_comment", "video_id": video})
+    await hub.app[REALTIME].broker.publish(
+        f"video:{video}", {"type": "new_comment", "video_id": video}
+    )
     assert await ws.nothing_within(0.3)
     await ws.close()
 
@@ -110,7 +113,7 @@ async def test_token_expiry_is_announced_then_closed_unless_renewed(
 ) -> None:
     async for node in start_hub(aiohttp_client, engines, broker_name, WS_TOKEN_GRACE_SECONDS=0.5):
         account = await node.accounts.register()
-        settings = node.app[keys.SETTINGS]
+        settings = node.app[SETTINGS]
         user = account["user"]
         renewed = await node.connect(token=short_lived_token(settings, user, 1))
         lapsed = await node.connect(token=short_lived_token(settings, user, 1))

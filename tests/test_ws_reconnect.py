@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from server import keys
+from channels.node import REALTIME
 from tests.ws_support import Hub, start_hub
 
 pytestmark = pytest.mark.timeout(30)
@@ -28,7 +28,7 @@ async def test_pubsub_reconnect_sends_resync_and_history_fills_the_gap(
     async for node in start_hub(aiohttp_client, engines, "redis"):
         video = await _video(node)
         channel = f"video:{video}"
-        broker = node.app[keys.BROKER]
+        broker = node.app[REALTIME].broker
         ws = await node.connect()
         assert (await ws.subscribe(channel))["type"] == "subscribed"
         seen = await broker.publish(channel, _comment(video, 0))

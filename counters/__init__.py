@@ -1,1 +1,0 @@
-"""Counters buffered in Redis and flushed to Postgres (neither storage nor sockets)."""

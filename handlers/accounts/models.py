@@ -1,0 +1,117 @@
+"""Authentication requests and responses, as CLUTCH's "Authentication Endpoints" writes them."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, EmailStr, Field, StringConstraints
+
+from server.http.models import DisplayName, RequestModel
+
+# CLUTCH "Input Validation Rules"
+USERNAME_PATTERN = r"^[a-zA-Z0-9_]{3,30}$"
+PASSWORD_MIN_LENGTH = 8
+# Argon2 accepts any length; a cap stops a megabyte "password" from costing CPU for nothing.
+PASSWORD_MAX_LENGTH = 128
+
+
+def _check_password(value: str) -> str:
+    problems = []
+    if len(value) < PASSWORD_MIN_LENGTH:
+        problems.append(f"at least {PASSWORD_MIN_LENGTH} characters")
+    if not re.search(r"[A-Z]", value):
+        problems.append("one uppercase letter")
+    if not re.search(r"[0-9]", value):
+        problems.append("one number")
+    if problems:
+        raise ValueError("Password must contain " + ", ".join(problems))
+    return value
+
+
+Username = Annotated[str, StringConstraints(pattern=USERNAME_PATTERN)]
+NewPassword = Annotated[str, Field(max_length=PASSWORD_MAX_LENGTH), AfterValidator(_check_password)]
+Email = Annotated[EmailStr, Field(max_length=254)]
+
+
+class RegisterRequest(RequestModel):
+    username: Username = Field(description="3-30 characters: letters, digits, underscore")
+    email: Email
+    password: NewPassword = Field(description="8+ characters with an uppercase letter and a number")
+    display_name: DisplayName | None = None
+
+
+class LoginRequest(RequestModel):
+    login: str = Field(min_length=1, max_length=254, description="Username or email")
+    password: str = Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)
+
+
+class SignUpRequest(RequestModel):
+    """The torrent app's sign-up: email and password; a username is derived when absent."""
+
+    email: Email
+    password: NewPassword
+    username: Username | None = None
+    display_name: DisplayName | None = None
+
+
+class SignInRequest(RequestModel):
+    email: Email
+    password: str = Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)
+
+
+class RefreshRequest(RequestModel):
+    refresh_token: str = Field(min_length=1, max_length=4096)
+
+
+class LogoutRequest(RequestModel):
+    refresh_token: str = Field(min_length=1, max_length=4096)
+
+
+class AuthUser(BaseModel):
+    id: uuid.UUID
+    username: str
+    email: str
+    display_name: str
+    avatar_url: str
+    created_at: datetime
+    follower_count: int
+    following_count: int
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+
+
+class AuthResponse(BaseModel):
+    success: bool = True
+    message: str
+    user: AuthUser
+    tokens: TokenPair
+
+
+class MeUser(BaseModel):
+    id: uuid.UUID
+    username: str
+    email: str
+    display_name: str
+    avatar_url: str
+    bio: str
+    follower_count: int
+    following_count: int
+    created_at: datetime
+    verified: bool
+
+
+class MeProfile(BaseModel):
+    total_views: int
+    total_videos: int
+    total_likes_received: int
+
+
+class MeResponse(BaseModel):
+    user: MeUser
+    profile: MeProfile

@@ -1,0 +1,162 @@
+"""The rules of accounts: registration, sign-in, refresh-token rotation and sign-out.
+
+Passwords are hashed with Argon2id in a thread pool: it is CPU-bound (tens of ms) and on the
+event loop it would stall every socket of the node. A failed sign-in takes the same time
+whether or not the account exists (a dummy hash is verified, core/passwords.py). Refresh
+tokens rotate on every use; a rotated token that comes back revokes its whole family.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+import uuid
+from dataclasses import dataclass
+
+import asyncpg
+
+from core import passwords
+from core.errors import Conflict, Unauthorized
+from core.tokens import AccessClaims, TokenService, hash_token
+from storage.accounts import refresh_tokens, users
+from storage.accounts.refresh_tokens import RotationOutcome
+
+DEFAULT_AVATAR_URL = "/static/avatars/default.svg"
+LOGIN_FAILED = "Invalid login or password"
+
+
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    access_token: str
+    refresh_token: str
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    user: users.User
+    tokens: Tokens
+
+
+async def hash_password(password: str) -> str:
+    return await asyncio.get_running_loop().run_in_executor(None, passwords.hash_password, password)
+
+
+async def _verify(password_hash: str | None, password: str) -> bool:
+    return await asyncio.get_running_loop().run_in_executor(
+        None, passwords.verify_password, password_hash, password
+    )
+
+
+def username_from_email(email: str) -> str:
+    local = re.sub(r"[^A-Za-z0-9_]", "_", email.split("@", 1)[0])[:20].strip("_") or "user"
+    return local if len(local) >= 3 else f"{local}_user"
+
+
+class AccountService:
+    def __init__(self, *, db: asyncpg.Pool, tokens: TokenService) -> None:
+        self.db = db
+        self.tokens = tokens
+
+    async def register(
+        self, *, username: str, email: str, password: str, display_name: str | None
+    ) -> SignedIn:
+        user = await users.create(
+            self.db,
+            username=username,
+            email=email,
+            password_hash=await hash_password(password),
+            display_name=display_name or username,
+            avatar_url=DEFAULT_AVATAR_URL,
+        )
+        return SignedIn(user, await self._issue(user))
+
+    async def sign_up(
+        self, *, email: str, password: str, username: str | None, display_name: str | None
+    ) -> SignedIn:
+        """The torrent app's sign-up: a username is derived from the email when not given."""
+        password_hash = await hash_password(password)
+        base = username or username_from_email(email)
+        candidates = [base] + (
+            [] if username else [f"{base[:24]}_{secrets.token_hex(2)}" for _ in range(5)]
+        )
+        for candidate in candidates:
+            try:
+                user = await users.create(
+                    self.db,
+                    username=candidate,
+                    email=email,
+                    password_hash=password_hash,
+                    display_name=display_name or candidate,
+                    avatar_url=DEFAULT_AVATAR_URL,
+                )
+            except Conflict as exc:
+                if "username" in exc.field_errors and candidate is not candidates[-1]:
+                    continue  # derived name taken: try the next candidate
+                raise
+            return SignedIn(user, await self._issue(user))
+        raise Conflict("Could not find a free username")  # pragma: no cover - 6 collisions
+
+    async def login(self, *, login: str, password: str) -> SignedIn:
+        """Sign in with a username or an email."""
+        user = await users.find_by_login(self.db, login)
+        # Verified even when no account exists, so timing does not reveal which logins exist.
+        ok = await _verify(user.password_hash if user else None, password)
+        if user is None or not ok:
+            raise Unauthorized(LOGIN_FAILED)
+        rehash = (
+            await hash_password(password) if passwords.needs_rehash(user.password_hash) else None
+        )
+        await users.record_login(self.db, user.id, rehash)
+        return SignedIn(user, await self._issue(user))
+
+    async def refresh(self, refresh_token: str) -> Tokens:
+        """Exchange a refresh token for a new pair; the old one stops working."""
+        claims = self.tokens.decode_refresh(refresh_token)
+        successor = self.tokens.issue_refresh(claims.user_id, family_id=claims.family_id)
+        rotation = await refresh_tokens.rotate(
+            self.db,
+            token_hash=hash_token(refresh_token),
+            new_token_id=successor.token_id,
+            new_token_hash=successor.token_hash,
+            new_expires_at=successor.expires_at,
+        )
+        if rotation.outcome is RotationOutcome.reused:
+            raise Unauthorized(
+                "Refresh token was already used; all sessions from it are revoked",
+                details={"reason": "token_reused"},
+            )
+        if rotation.outcome is not RotationOutcome.rotated or rotation.user_id is None:
+            raise Unauthorized("Invalid refresh token", details={"reason": rotation.outcome.value})
+        user = await users.get(self.db, rotation.user_id)
+        return Tokens(self.tokens.issue_access(user.claims()), successor.token)
+
+    async def logout(self, refresh_token: str) -> None:
+        """Revoke a refresh token and its family. Idempotent: an unknown token still ends
+        signed out."""
+        await refresh_tokens.revoke_by_hash(self.db, hash_token(refresh_token))
+
+    async def me(self, viewer: AccessClaims) -> users.User:
+        return await users.get(self.db, uuid.UUID(viewer.user_id))
+
+    async def ensure_admin(self, *, username: str, email: str, password: str) -> None:
+        """Create or update this admin account (OnStream's ADMIN_USERNAME/ADMIN_PASSWORD)."""
+        await users.upsert_admin(
+            self.db,
+            username=username,
+            email=email,
+            password_hash=await hash_password(password),
+            avatar_url=DEFAULT_AVATAR_URL,
+        )
+
+    async def _issue(self, user: users.User) -> Tokens:
+        refresh = self.tokens.issue_refresh(str(user.id))
+        await refresh_tokens.insert(
+            self.db,
+            token_id=refresh.token_id,
+            family_id=refresh.family_id,
+            user_id=user.id,
+            token_hash=refresh.token_hash,
+            expires_at=refresh.expires_at,
+        )
+        return Tokens(self.tokens.issue_access(user.claims()), refresh.token)

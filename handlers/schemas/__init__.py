@@ -1,1 +1,0 @@
-"""Pydantic models at the HTTP edge: requests forbid unknown fields, responses list theirs."""

@@ -1,0 +1,101 @@
+"""Profiles and follows: CLUTCH's "User Follow System" and the torrent app's /api/users/me."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from server.http.models import DisplayName, RequestModel, Url
+from server.http.pagination import Pagination
+
+Bio = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+
+
+class NotificationSettings(RequestModel):
+    email: bool | None = None
+    push: bool | None = None
+    comments: bool | None = None
+    followers: bool | None = None
+
+
+class PrivacySettings(RequestModel):
+    profile_visibility: Literal["public", "followers", "private"] | None = None
+    show_following: bool | None = None
+    show_followers: bool | None = None
+
+
+class SettingsPatch(RequestModel):
+    notifications: NotificationSettings | None = None
+    privacy: PrivacySettings | None = None
+
+
+class ProfileUpdate(RequestModel):
+    """Fields not sent keep their value; settings groups are merged key by key."""
+
+    display_name: DisplayName | None = None
+    bio: Bio | None = None
+    avatar_url: Url | None = None
+    settings: SettingsPatch | None = None
+
+
+class PublicUser(BaseModel):
+    id: uuid.UUID
+    username: str
+    display_name: str
+    avatar_url: str
+    bio: str
+    verified: bool
+    follower_count: int
+    following_count: int
+    created_at: datetime
+
+
+class ProfileTotals(BaseModel):
+    total_views: int
+    total_videos: int
+    total_likes_received: int
+
+
+class PublicProfile(BaseModel):
+    user: PublicUser
+    profile: ProfileTotals
+    is_following: bool = Field(description="Whether the caller follows this user")
+
+
+class OwnUser(PublicUser):
+    email: str
+    role: str
+    settings: dict[str, dict[str, bool | str]]
+
+
+class OwnProfile(BaseModel):
+    user: OwnUser
+    profile: ProfileTotals
+
+
+class FollowResponse(BaseModel):
+    success: bool = True
+    following: bool
+    follower_count: int
+
+
+class FollowEntryOut(BaseModel):
+    id: uuid.UUID
+    username: str
+    display_name: str
+    avatar_url: str
+    follower_count: int
+    followed_at: datetime
+
+
+class FollowersList(BaseModel):
+    followers: list[FollowEntryOut]
+    pagination: Pagination
+
+
+class FollowingList(BaseModel):
+    following: list[FollowEntryOut]
+    pagination: Pagination

@@ -1,0 +1,191 @@
+"""People over HTTP: profiles (CLUTCH's privacy settings; the torrent app's own profile) and
+CLUTCH's "User Follow System" (follow, unfollow, the two lists, the feed)."""
+
+from __future__ import annotations
+
+import uuid
+
+from aiohttp import web
+
+from core.errors import Unauthorized
+from core.tokens import AccessClaims
+from handlers.social.models import (
+    FollowEntryOut,
+    FollowersList,
+    FollowingList,
+    FollowResponse,
+    OwnProfile,
+    OwnUser,
+    ProfileTotals,
+    ProfileUpdate,
+    PublicProfile,
+    PublicUser,
+)
+from handlers.social.service import SocialService
+from server.http.pagination import PageQuery, Pagination
+from server.http.routing import Auth, Router, path_uuid
+from storage.accounts import users
+
+# This app's people service (profiles and follows), set by the composition root.
+SERVICE = web.AppKey("social", SocialService)
+
+routes = Router("users")
+
+
+def _service(request: web.Request) -> SocialService:
+    return request.app[SERVICE]
+
+
+def user_ref(request: web.Request, user: AccessClaims | None) -> uuid.UUID:
+    """The `{user_id}` of the path; `me` names the caller."""
+    if request.match_info["user_id"] == "me":
+        if user is None:
+            raise Unauthorized("Authentication required: `me` names the signed-in user")
+        return uuid.UUID(user.user_id)
+    return path_uuid(request, "user_id")
+
+
+def _own(account: users.User) -> OwnProfile:
+    return OwnProfile(
+        user=OwnUser.model_validate(account, from_attributes=True),
+        profile=ProfileTotals.model_validate(account, from_attributes=True),
+    )
+
+
+# --- profiles ------------------------------------------------------------------------------
+
+
+@routes.get(
+    "/api/users/me",
+    response=OwnProfile,
+    auth=Auth.required,
+    errors=(401, 404),
+    summary="Your profile, totals and settings",
+)
+async def get_me(request: web.Request, *, user: AccessClaims) -> OwnProfile:
+    return _own(await _service(request).own_profile(viewer=user))
+
+
+async def _update_me(request: web.Request, user: AccessClaims, body: ProfileUpdate) -> OwnProfile:
+    settings = body.settings
+    account = await _service(request).update_own_profile(
+        viewer=user,
+        display_name=body.display_name,
+        bio=body.bio,
+        avatar_url=body.avatar_url,
+        notifications=(
+            settings.notifications.model_dump(exclude_none=True)
+            if settings and settings.notifications
+            else None
+        ),
+        privacy=(
+            settings.privacy.model_dump(exclude_none=True)
+            if settings and settings.privacy
+            else None
+        ),
+    )
+    return _own(account)
+
+
+@routes.put(
+    "/api/users/me",
+    body=ProfileUpdate,
+    response=OwnProfile,
+    auth=Auth.required,
+    errors=(400, 401, 404),
+    summary="Update your display name, bio, avatar or settings (fields not sent are kept)",
+)
+async def put_me(request: web.Request, *, user: AccessClaims, body: ProfileUpdate) -> OwnProfile:
+    return await _update_me(request, user, body)
+
+
+@routes.patch(
+    "/api/users/me",
+    body=ProfileUpdate,
+    response=OwnProfile,
+    auth=Auth.required,
+    errors=(400, 401, 404),
+    summary="Same as PUT /api/users/me",
+)
+async def patch_me(request: web.Request, *, user: AccessClaims, body: ProfileUpdate) -> OwnProfile:
+    return await _update_me(request, user, body)
+
+
+@routes.get(
+    "/api/users/{user_id}",
+    response=PublicProfile,
+    auth=Auth.optional,
+    errors=(400, 401, 403, 404),
+    summary="A user's public profile (403 when their privacy settings hide it from you)",
+)
+async def get_profile(request: web.Request, *, user: AccessClaims | None) -> PublicProfile:
+    account, following = await _service(request).profile(user_ref(request, user), viewer=user)
+    return PublicProfile(
+        user=PublicUser.model_validate(account, from_attributes=True),
+        profile=ProfileTotals.model_validate(account, from_attributes=True),
+        is_following=following,
+    )
+
+
+# --- follows -------------------------------------------------------------------------------
+
+
+@routes.post(
+    "/api/users/{user_id}/follow",
+    response=FollowResponse,
+    auth=Auth.required,
+    errors=(400, 401, 404),
+    summary="Follow a user (idempotent)",
+)
+async def follow(request: web.Request, *, user: AccessClaims) -> FollowResponse:
+    change = await _service(request).follow(user_ref(request, user), viewer=user)
+    return FollowResponse(following=True, follower_count=change.follower_count)
+
+
+@routes.delete(
+    "/api/users/{user_id}/follow",
+    response=FollowResponse,
+    auth=Auth.required,
+    errors=(400, 401, 404),
+    summary="Stop following a user (idempotent)",
+)
+async def unfollow(request: web.Request, *, user: AccessClaims) -> FollowResponse:
+    change = await _service(request).unfollow(user_ref(request, user), viewer=user)
+    return FollowResponse(following=False, follower_count=change.follower_count)
+
+
+@routes.get(
+    "/api/users/{user_id}/followers",
+    query=PageQuery,
+    response=FollowersList,
+    auth=Auth.optional,
+    errors=(400, 401, 403, 404),
+    summary="Who follows a user, most recent first",
+)
+async def list_followers(
+    request: web.Request, *, user: AccessClaims | None, query: PageQuery
+) -> FollowersList:
+    found, total = await _service(request).follow_list(
+        user_ref(request, user), "followers", viewer=user, page=query.page, limit=query.limit
+    )
+    entries = [FollowEntryOut.model_validate(f, from_attributes=True) for f in found]
+    return FollowersList(followers=entries, pagination=Pagination.of(query, total))
+
+
+@routes.get(
+    "/api/users/{user_id}/following",
+    query=PageQuery,
+    response=FollowingList,
+    auth=Auth.optional,
+    errors=(400, 401, 403, 404),
+    summary="Whom a user follows, most recent first",
+    description='Entries as in the followers list, under the key "following".',
+)
+async def list_following(
+    request: web.Request, *, user: AccessClaims | None, query: PageQuery
+) -> FollowingList:
+    found, total = await _service(request).follow_list(
+        user_ref(request, user), "following", viewer=user, page=query.page, limit=query.limit
+    )
+    entries = [FollowEntryOut.model_validate(f, from_attributes=True) for f in found]
+    return FollowingList(following=entries, pagination=Pagination.of(query, total))

@@ -1,0 +1,107 @@
+"""The rules of people: who may see a profile and its follow lists (CLUTCH's privacy
+settings), following, and the caller's own profile."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+
+from core.errors import Forbidden, ValidationFailed
+from core.tokens import AccessClaims
+from handlers.social.events import SocialEvents
+from storage.accounts import users
+from storage.social import follows, profiles
+from storage.social.follows import FollowChange, FollowEntry, Side
+
+Viewer = AccessClaims | None
+
+
+def privacy(account: users.User) -> dict[str, object]:
+    return dict(account.settings.get("privacy") or {})
+
+
+def _is_self_or_admin(account: users.User, viewer: Viewer) -> bool:
+    return viewer is not None and (
+        uuid.UUID(viewer.user_id) == account.id or viewer.role == "admin"
+    )
+
+
+class SocialService:
+    def __init__(self, *, db: asyncpg.Pool, events: SocialEvents) -> None:
+        self.db = db
+        self.events = events
+
+    async def may_see_profile(self, account: users.User, viewer: Viewer) -> bool:
+        """CLUTCH privacy: profile_visibility is public, followers (who follow them) or private."""
+        if _is_self_or_admin(account, viewer):
+            return True
+        visibility = privacy(account).get("profile_visibility", "public")
+        if visibility == "public":
+            return True
+        if visibility == "followers" and viewer is not None:
+            return await follows.is_following(
+                self.db, follower=uuid.UUID(viewer.user_id), following=account.id
+            )
+        return False
+
+    async def profile(self, user_id: uuid.UUID, *, viewer: Viewer) -> tuple[users.User, bool]:
+        """A user's profile if `viewer` may see it, and whether `viewer` follows them."""
+        account = await users.get(self.db, user_id)
+        if not await self.may_see_profile(account, viewer):
+            raise Forbidden("This profile is private")
+        following = viewer is not None and await follows.is_following(
+            self.db, follower=uuid.UUID(viewer.user_id), following=account.id
+        )
+        return account, following
+
+    async def own_profile(self, *, viewer: AccessClaims) -> users.User:
+        return await users.get(self.db, uuid.UUID(viewer.user_id))
+
+    async def update_own_profile(self, *, viewer: AccessClaims, **changes: Any) -> users.User:
+        """Change display name, bio, avatar or settings groups; fields not given are kept."""
+        return await profiles.update(self.db, uuid.UUID(viewer.user_id), **changes)
+
+    async def follow(self, target: uuid.UUID, *, viewer: AccessClaims) -> FollowChange:
+        """Follow `target` (idempotent); a new follow tells `target` on `user:{id}`."""
+        change = await follows.follow(
+            self.db, follower=self._not_self(target, viewer), following=target
+        )
+        if change.changed:
+            await self.events.new_follower(
+                target,
+                {
+                    "id": viewer.user_id,
+                    "username": viewer.username,
+                    "display_name": viewer.display_name,
+                    "avatar_url": viewer.avatar_url,
+                },
+            )
+        return change
+
+    async def unfollow(self, target: uuid.UUID, *, viewer: AccessClaims) -> FollowChange:
+        return await follows.unfollow(
+            self.db, follower=self._not_self(target, viewer), following=target
+        )
+
+    async def follow_list(
+        self, user_id: uuid.UUID, side: Side, *, viewer: Viewer, page: int, limit: int
+    ) -> tuple[list[FollowEntry], int]:
+        """One page of a user's followers or following, if their privacy settings allow it."""
+        account = await users.get(self.db, user_id)
+        if not _is_self_or_admin(account, viewer) and (
+            privacy(account).get(f"show_{side}") is False
+            or not await self.may_see_profile(account, viewer)
+        ):
+            raise Forbidden("This user's privacy settings hide this list")
+        return await follows.list_side(self.db, account.id, side, page=page, limit=limit)
+
+    @staticmethod
+    def _not_self(target: uuid.UUID, viewer: AccessClaims) -> uuid.UUID:
+        me = uuid.UUID(viewer.user_id)
+        if target == me:
+            raise ValidationFailed(
+                "You cannot follow yourself", field_errors={"user_id": ["Cannot follow yourself"]}
+            )
+        return me

@@ -1,0 +1,131 @@
+"""OpenAPI 3.1 built from the declared endpoints and their pydantic models, never by hand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from server.http.routing import Auth, Endpoint
+
+REF = "#/components/schemas/{model}"
+
+_ERROR_DESCRIPTIONS = {
+    400: "VALIDATION_ERROR: the request is malformed or a field is invalid",
+    401: "UNAUTHORIZED: missing, invalid or expired token",
+    403: "FORBIDDEN: the caller may not do this",
+    404: "NOT_FOUND: no such resource",
+    409: "CONFLICT: the resource already exists",
+    413: "VALIDATION_ERROR: request body too large",
+    415: "VALIDATION_ERROR: request body is not JSON",
+    429: "RATE_LIMITED: too many requests",
+}
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any]
+    field_errors: dict[str, list[str]]
+
+
+class ErrorResponse(BaseModel):
+    """CLUTCH's error format: every error from every endpoint has this shape."""
+
+    success: bool = False
+    error: ErrorDetail
+
+
+def _models(endpoints: list[Endpoint]) -> list[tuple[type[BaseModel], Any]]:
+    seen: list[tuple[type[BaseModel], Any]] = [(ErrorResponse, "serialization")]
+    for ep in endpoints:
+        if ep.body is not None:
+            seen.append((ep.body, "validation"))
+        if ep.response is not None:
+            seen.append((ep.response, "serialization"))
+    unique: dict[tuple[type[BaseModel], Any], None] = dict.fromkeys(seen)
+    return list(unique)
+
+
+def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    schema = model.model_json_schema(ref_template=REF)
+    required = set(schema.get("required", []))
+    return [
+        {
+            "name": name,
+            "in": "query",
+            "required": name in required,
+            "schema": {k: v for k, v in prop.items() if k != "title"},
+            **({"description": prop["description"]} if "description" in prop else {}),
+        }
+        for name, prop in schema.get("properties", {}).items()
+    ]
+
+
+def _operation(ep: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
+    error_ref = {"$ref": REF.format(model="ErrorResponse")}
+    op: dict[str, Any] = {
+        "summary": ep.summary,
+        "tags": [ep.tag],
+        "operationId": f"{ep.tag}_{ep.handler.__name__}",
+    }
+    if ep.description:
+        op["description"] = ep.description
+    params = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in ep.path_params
+    ]
+    if ep.query is not None:
+        params += _query_parameters(ep.query)
+    if params:
+        op["parameters"] = params
+    if ep.body is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": refs[(ep.body, "validation")]}},
+        }
+    success: dict[str, Any] = {"description": "Success"}
+    if ep.response is not None:
+        success["content"] = {"application/json": {"schema": refs[(ep.response, "serialization")]}}
+    responses: dict[str, Any] = {str(ep.status): success}
+    codes = set(ep.errors)
+    if ep.body is not None or ep.query is not None or ep.path_params:
+        codes.add(400)
+    if ep.limit is not None or ep.path.startswith("/api/"):
+        codes.add(429)  # every /api request spends the general budget
+    if ep.auth is not Auth.none:
+        codes.add(401)
+        op["security"] = [{"bearerAuth": []}] + ([{}] if ep.auth is Auth.optional else [])
+    for status in sorted(codes):
+        responses[str(status)] = {
+            "description": _ERROR_DESCRIPTIONS.get(status, "Error"),
+            "content": {"application/json": {"schema": error_ref}},
+        }
+    op["responses"] = responses
+    return op
+
+
+def build(endpoints: list[Endpoint], *, title: str, version: str) -> dict[str, Any]:
+    refs, defs = models_json_schema(_models(endpoints), ref_template=REF)
+    paths: dict[str, dict[str, Any]] = {}
+    for ep in endpoints:
+        paths.setdefault(ep.path, {})[ep.method.lower()] = _operation(ep, refs)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": title,
+            "version": version,
+            "description": (
+                "Streamhub REST API. Every `/api/...` path is also served under `/api/v1/...`. "
+                "Errors always use the ErrorResponse shape."
+            ),
+        },
+        "paths": paths,
+        "components": {
+            "schemas": defs.get("$defs", {}),
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
+        },
+    }

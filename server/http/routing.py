@@ -1,0 +1,211 @@
+"""Declared endpoints: one decorator gives the route, its validation and its OpenAPI entry.
+
+A handler module owns a `Router`; each endpoint names the pydantic models it takes (body,
+query) and answers (response). The same declaration drives request validation here and the
+OpenAPI document in `server.http.openapi`, so the documentation cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from core.errors import DomainError, Unauthorized, ValidationFailed
+from server.http import ratelimit
+from server.http.auth import Auth, authenticate
+from server.http.responses import json_response
+
+Handler = Callable[..., Awaitable[Any]]
+
+__all__ = ["ENDPOINTS", "Auth", "Endpoint", "Router", "path_uuid", "register"]
+
+
+class UnsupportedMediaType(DomainError):
+    status = 415
+    code = "VALIDATION_ERROR"
+    default_message = "Request body must be JSON (Content-Type: application/json)"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    auth: Auth = Auth.none
+    errors: tuple[int, ...] = ()
+    description: str | None = None
+    # A named budget of server.http.ratelimit.Policy ("auth", "likes", ...) spent besides the
+    # general one every /api request spends.
+    limit: str | None = None
+
+    @property
+    def path_params(self) -> list[str]:
+        return re.findall(r"{(\w+)}", self.path)
+
+
+# Every endpoint the app serves, for the OpenAPI document and rate-limit checks.
+ENDPOINTS = web.AppKey("endpoints", list[Endpoint])
+
+
+@dataclass
+class Router:
+    """The endpoints of one resource, registered by the app factory."""
+
+    tag: str
+    endpoints: list[Endpoint] = field(default_factory=list)
+
+    def route(self, method: str, path: str, **spec: Any) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            summary = spec.pop("summary", None) or (handler.__doc__ or "").strip().split("\n")[0]
+            self.endpoints.append(
+                Endpoint(
+                    method=method, path=path, handler=handler, summary=summary, tag=self.tag, **spec
+                )
+            )
+            return handler
+
+        return register
+
+    def get(self, path: str, **spec: Any) -> Callable[[Handler], Handler]:
+        return self.route("GET", path, **spec)
+
+    def post(self, path: str, **spec: Any) -> Callable[[Handler], Handler]:
+        return self.route("POST", path, **spec)
+
+    def put(self, path: str, **spec: Any) -> Callable[[Handler], Handler]:
+        return self.route("PUT", path, **spec)
+
+    def patch(self, path: str, **spec: Any) -> Callable[[Handler], Handler]:
+        return self.route("PATCH", path, **spec)
+
+    def delete(self, path: str, **spec: Any) -> Callable[[Handler], Handler]:
+        return self.route("DELETE", path, **spec)
+
+
+def field_errors(exc: ValidationError) -> dict[str, list[str]]:
+    """Pydantic's errors as CLUTCH's `field_errors`: dotted field name -> messages."""
+    errors: dict[str, list[str]] = {}
+    for error in exc.errors(include_url=False, include_context=False, include_input=False):
+        name = ".".join(str(part) for part in error["loc"]) or "body"
+        message = error["msg"].removeprefix("Value error, ")
+        errors.setdefault(name, []).append(message)
+    return errors
+
+
+def _nul_fields(value: Any, path: str) -> list[str]:
+    """Dotted paths of the strings in `value` that hold NUL, which PostgreSQL text cannot store."""
+    if isinstance(value, str):
+        return [path or "body"] if "\x00" in value else []
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return []
+    return [bad for key, item in items for bad in _nul_fields(item, f"{path}.{key}".lstrip("."))]
+
+
+def refuse_nul(payload: Any) -> None:
+    if bad := _nul_fields(payload, ""):
+        raise ValidationFailed(
+            "Text may not contain NUL characters",
+            field_errors={name: ["Must not contain NUL (\\u0000) characters"] for name in bad},
+        )
+
+
+async def read_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
+    raw = await request.read()  # raises 413 past client_max_size
+    if not raw:
+        payload: Any = {}
+    else:
+        if request.content_type not in (
+            "application/json",
+            "",
+        ) and not request.content_type.endswith("+json"):
+            raise UnsupportedMediaType(details={"content_type": request.content_type})
+        try:
+            payload = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise ValidationFailed("Malformed JSON body", details={"reason": str(exc)}) from exc
+    if not isinstance(payload, dict):
+        raise ValidationFailed("Request body must be a JSON object")
+    if b"\\u0000" in raw:  # the only way a NUL gets into valid JSON
+        refuse_nul(payload)
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        raise ValidationFailed(field_errors=field_errors(exc)) from exc
+
+
+def parse_query(request: web.Request, model: type[BaseModel]) -> BaseModel:
+    refuse_nul(dict(request.query))
+    try:
+        return model.model_validate(dict(request.query))
+    except ValidationError as exc:
+        raise ValidationFailed("Invalid query parameters", field_errors=field_errors(exc)) from exc
+
+
+def make_view(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def view(request: web.Request) -> web.StreamResponse:
+        kwargs: dict[str, Any] = {}
+        if endpoint.auth is not Auth.none:
+            try:
+                kwargs["user"] = authenticate(request, endpoint.auth)
+            except Unauthorized:
+                # Counted per IP even when the token is bad, so guessing tokens costs budget.
+                await ratelimit.enforce(request, endpoint, None)
+                raise
+        await ratelimit.enforce(request, endpoint, kwargs.get("user"))
+        if endpoint.query is not None:
+            kwargs["query"] = parse_query(request, endpoint.query)
+        if endpoint.body is not None:
+            kwargs["body"] = await read_body(request, endpoint.body)
+        result = await endpoint.handler(request, **kwargs)
+        if isinstance(result, web.StreamResponse):
+            return result
+        return json_response(result, status=endpoint.status)
+
+    view.__name__ = endpoint.handler.__name__
+    return view
+
+
+def register(app: web.Application, routers: list[Router], *, version_prefix: str) -> None:
+    """Add every endpoint, and the same handler again under `/api/{version}/`."""
+    endpoints: list[Endpoint] = []
+    for router in routers:
+        for endpoint in router.endpoints:
+            view = make_view(endpoint)
+            paths = [endpoint.path]
+            if endpoint.path.startswith("/api/"):
+                paths.append(f"/api/{version_prefix}/" + endpoint.path.removeprefix("/api/"))
+            for path in paths:
+                if endpoint.method == "GET":
+                    app.router.add_get(path, view)  # HEAD too, as HTTP expects of a GET
+                else:
+                    app.router.add_route(endpoint.method, path, view)
+            endpoints.append(endpoint)
+    app[ENDPOINTS] = endpoints
+
+
+def path_uuid(request: web.Request, name: str) -> uuid.UUID:
+    """A UUID path parameter; a malformed one is a VALIDATION_ERROR naming the parameter."""
+    raw = request.match_info[name]
+    try:
+        return uuid.UUID(raw)
+    except ValueError as exc:
+        raise ValidationFailed(
+            f"{name} is not a valid id", field_errors={name: ["Must be a UUID"]}
+        ) from exc
