@@ -186,3 +186,43 @@ async def test_comment_like_racing_a_video_delete_leaves_no_orphan(
 
     drift = await integrity.drift(client.app[DB])
     assert drift["comments.orphan_likes"] == 0, drift
+
+
+async def test_the_like_function_sees_videos_as_visible_to_does(client: Any) -> None:
+    """The SQL function `react_to_video` checks visibility itself (one round trip); its rule
+    must be `Video.visible_to`'s for every visibility, state and kind of caller."""
+    from core.errors import NotFound
+    from storage.videos import likes, videos
+
+    author, _ = await make_user(client, role="creator")
+    other, _ = await make_user(client)
+    admin, _ = await make_user(client, role="admin")
+    pool = client.app[DB]
+    cases = 0
+    for visibility in ("public", "unlisted", "private"):
+        for status in ("uploaded", "processing", "ready", "error"):
+            video_id = await pool.fetchval(
+                "INSERT INTO videos (author_id, title, visibility, processing_status)"
+                " VALUES ($1, 't', $2, $3) RETURNING id",
+                author.id,
+                visibility,
+                status,
+            )
+            video = await videos.get(pool, video_id)
+            for caller in (author, other, admin):
+                expected = video.visible_to(caller.id, caller.role)
+                try:
+                    await likes.react_to_video(
+                        pool,
+                        user_id=caller.id,
+                        video_id=video_id,
+                        action="like",
+                        is_admin=caller.role == "admin",
+                    )
+                    allowed = True
+                except NotFound:
+                    allowed = False
+                assert allowed is expected, (visibility, status, caller.role)
+                cases += 1
+    assert cases == 36
+    assert set((await integrity.drift(pool)).values()) == {0}
