@@ -201,12 +201,12 @@ async def test_the_like_function_sees_videos_as_visible_to_does(client: Any) -> 
     cases = 0
     for visibility in ("public", "unlisted", "private"):
         for status in ("uploaded", "processing", "ready", "error"):
-            video_id = await pool.fetchval(
-                "INSERT INTO videos (author_id, title, visibility, processing_status)"
-                " VALUES ($1, 't', $2, $3) RETURNING id",
-                author.id,
-                visibility,
-                status,
+            created = await videos.create(
+                pool, author_id=author.id, fields={"title": "t", "visibility": visibility}
+            )
+            video_id = created.id
+            await pool.execute(
+                "UPDATE videos SET processing_status = $2 WHERE id = $1", video_id, status
             )
             video = await videos.get(pool, video_id)
             for caller in (author, other, admin):
