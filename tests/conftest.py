@@ -141,3 +141,27 @@ def accounts(client: TestClient, engines: Engines) -> Accounts:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say plainly whether the browser tier ran, and with which Chromium."""
+    from tests.browser.conftest import chromium_path
+
+    collected = [
+        report
+        for key in ("passed", "failed", "skipped", "error")
+        for report in terminalreporter.stats.get(key, [])
+        if getattr(report, "nodeid", "").startswith("tests/browser/")
+    ]
+    if not collected:
+        return  # the browser tier was not selected
+    path = chromium_path()
+    if path is None:
+        terminalreporter.write_line(
+            "BROWSER TESTS NOT RUN: no Chromium found. Install Debian's chromium-headless-shell"
+            " (or chromium), or set CHROMIUM_PATH.",
+            yellow=True,
+            bold=True,
+        )
+    else:
+        terminalreporter.write_line(f"browser tests ran with {path}", green=True)
