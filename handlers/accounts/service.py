@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from core import passwords
-from core.errors import Conflict, Unauthorized
+from core.errors import Conflict, Forbidden, Unauthorized
 from core.tokens import AccessClaims, TokenService, hash_token
 from storage.accounts import refresh_tokens, users
 from storage.accounts.refresh_tokens import RotationOutcome
@@ -138,6 +138,20 @@ class AccountService:
 
     async def me(self, viewer: AccessClaims) -> users.User:
         return await users.get(self.db, uuid.UUID(viewer.user_id))
+
+    async def list_users(
+        self, *, q: str | None, role: str | None, page: int, limit: int
+    ) -> tuple[list[users.User], int]:
+        """Accounts matching `q` (username, email, display name) and `role`, newest first."""
+        return await users.search(self.db, q=q, role=role, page=page, limit=limit)
+
+    async def set_role(self, user_id: uuid.UUID, role: str, *, by: AccessClaims) -> users.User:
+        """An admin changes a user's role. Tokens already issued keep their role until they
+        expire (ACCESS_TOKEN_EXPIRE_MINUTES); the next refresh carries the new one."""
+        if by.role != "admin":
+            raise Forbidden("Only admins can change roles")
+        await users.set_role(self.db, user_id, role)
+        return await users.get(self.db, user_id)
 
     async def ensure_admin(self, *, username: str, email: str, password: str) -> None:
         """Create or update this admin account (OnStream's ADMIN_USERNAME/ADMIN_PASSWORD)."""

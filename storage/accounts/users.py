@@ -150,3 +150,30 @@ async def set_role(conn: Conn, user_id: uuid.UUID, role: str) -> None:
     )
     if status == "UPDATE 0":
         raise NotFound("User not found")
+
+
+async def search(
+    conn: Conn, *, q: str | None = None, role: str | None = None, page: int = 1, limit: int = 20
+) -> tuple[list[User], int]:
+    """Accounts for admins, newest first: `q` matches username, email or display name
+    (case-insensitive substring), `role` filters. Returns one page and the total."""
+    where, args = ["true"], []
+    if q:
+        args.append(f"%{_escape_like(q)}%")
+        n = len(args)
+        where.append(f"(username ILIKE ${n} OR email ILIKE ${n} OR display_name ILIKE ${n})")
+    if role:
+        args.append(role)
+        where.append(f"role = ${len(args)}")
+    clause = " AND ".join(where)
+    rows = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM users WHERE {clause}
+             ORDER BY created_at DESC, id DESC LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}""",
+        *args, limit, (page - 1) * limit,
+    )  # fmt: skip
+    total = await conn.fetchval(f"SELECT count(*) FROM users WHERE {clause}", *args)
+    return [_user(row) for row in rows], int(total or 0)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
