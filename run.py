@@ -1,6 +1,9 @@
-"""Start a Streamhub node: `python run.py [serve|migrate|seed] [--host H] [--port P]`.
+"""Start a Streamhub node: `python run.py [serve|worker|migrate|seed] [--host H] [--port P]`.
 
 `python run.py --workers N` serves the port with N node processes (server/workers.py).
+
+`python run.py worker` runs background jobs (server/worker.py) until SIGTERM. `serve` also
+starts one such worker beside the node unless WORKER_IN_NODE=false.
 
 `python run.py seed --users N --videos M [--reset]` migrates, then fills demo data.
 
@@ -22,7 +25,8 @@ from devservices.stack import dev_secret, local_engines
 from server import logs
 from server.app import create_app
 from server.config import ConfigError, Settings
-from server.workers import Supervisor
+from server.worker import run_worker
+from server.workers import JobWorkerChild, Supervisor
 from storage import db, migrate, seed
 
 log = logging.getLogger("streamhub.run")
@@ -30,7 +34,9 @@ log = logging.getLogger("streamhub.run")
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate", "seed"])
+    parser.add_argument(
+        "command", nargs="?", default="serve", choices=["serve", "worker", "migrate", "seed"]
+    )
     parser.add_argument("--host", help="overrides HOST")
     parser.add_argument("--port", type=int, help="overrides PORT")
     parser.add_argument(
@@ -65,7 +71,8 @@ def main(argv: list[str]) -> int:
     if overrides:
         settings = settings.model_copy(update=overrides)
     try:
-        settings.require_strong_secret()
+        if args.command != "worker":  # a job worker signs no tokens
+            settings.require_strong_secret()
     except ConfigError as exc:
         log.error(str(exc))
         print(f"configuration error: {exc}", file=sys.stderr)
@@ -90,11 +97,17 @@ def main(argv: list[str]) -> int:
                 )
             )
             return 0
+        if args.command == "worker":
+            asyncio.run(run_worker(settings))
+            return 0
         if args.workers > 1:
             asyncio.run(run_migrations(engines.database_url))
             return Supervisor(settings, args.workers, Path(__file__).resolve()).run()
+        app = create_app(settings)
+        if settings.worker_in_node:
+            JobWorkerChild(settings, Path(__file__).resolve()).attach(app)
         web.run_app(
-            create_app(settings),
+            app,
             host=settings.host,
             port=settings.port,
             reuse_port=args.reuse_port or None,

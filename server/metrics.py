@@ -27,6 +27,7 @@ from prometheus_client.registry import Collector
 
 from channels.stats import HubStats
 from core.errors import Forbidden
+from jobs.metrics import JobsCollector
 from server import keys
 from server.config import Settings
 from server.ratelimit import Network, client_ip, in_networks, parse_networks
@@ -151,6 +152,9 @@ class Metrics:
             "Unix time of this node's last successful view-buffer flush",
             registry=registry,
         )
+        # Job queue figures (cluster-wide, from Postgres), read at each scrape.
+        self.jobs = JobsCollector()
+        registry.register(self.jobs)
         # Children cached by label values: `.labels()` takes a lock on every call.
         self._requests: dict[tuple[str, str, int], Counter] = {}
         self._durations: dict[tuple[str, str], Histogram] = {}
@@ -186,7 +190,8 @@ class Metrics:
         self.view_flush_last_success.set(now)
 
     async def refresh(self, app: web.Application) -> None:
-        """Figures read at scrape time: the Postgres pool, a Redis ping, the flush lag."""
+        """Figures read at scrape time: the Postgres pool, the job queue, a Redis ping, the
+        flush lag."""
         if self._flush_baseline is not None:
             self.view_flush_lag.set(max(0.0, time.time() - self._flush_baseline))
         pool = app.get(keys.DB)
@@ -194,6 +199,7 @@ class Metrics:
             self.db_pool_size.set(pool.get_size())
             self.db_pool_idle.set(pool.get_idle_size())
             self.db_pool_max.set(pool.get_max_size())
+            await self.jobs.refresh(pool)
         redis = app.get(keys.REDIS)
         up = 0
         if redis is not None:

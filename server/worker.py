@@ -1,0 +1,109 @@
+"""Composition root of the job worker: `python run.py worker`, or the one a node starts.
+
+`job_kinds` is THE list of job kinds this deployment runs: each domain's kinds are added
+there, built from `WorkerDeps` (the worker's own Postgres pool and Redis client). Domains
+enqueue with `storage.jobs.enqueue(conn, kind=..., payload=...)` inside their own
+transaction; only this module knows which handler runs a kind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import asyncpg
+from redis.asyncio import Redis
+
+from jobs import maintenance
+from jobs.registry import JobKind, Registry
+from jobs.worker import Worker
+from server.config import Settings
+from storage import db, migrate
+
+log = logging.getLogger("streamhub.worker")
+
+# Connections beyond one per concurrent job: LISTEN, claims and lease heartbeats.
+EXTRA_CONNECTIONS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerDeps:
+    """What job handlers may close over; opened and closed by `run_worker`."""
+
+    settings: Settings
+    pool: asyncpg.Pool
+    redis: Redis
+
+
+def job_kinds(deps: WorkerDeps) -> list[JobKind]:
+    """Every job kind this deployment runs. Add each domain's kinds here."""
+    settings = deps.settings
+    return [
+        maintenance.prune_kind(retention_seconds=settings.job_done_retention_hours * 3600),
+    ]
+
+
+def create_registry(deps: WorkerDeps, kinds: Sequence[JobKind] | None = None) -> Registry:
+    """The registry a worker runs: `kinds` when given (tests, tools), else `job_kinds`."""
+    return Registry(job_kinds(deps) if kinds is None else kinds)
+
+
+async def wait_for_schema(pool: asyncpg.Pool, settings: Settings, stop: asyncio.Event) -> None:
+    """Apply migrations (MIGRATE_ON_START) or wait until whoever migrates has done so.
+
+    A worker never runs against an older schema than its code; a node starting beside it may
+    still be migrating.
+    """
+    async with pool.acquire() as conn:
+        if settings.migrate_on_start:
+            await migrate.apply_pending(conn)
+            return
+        while not stop.is_set() and (pending := await migrate.pending_versions(conn)):
+            log.warning("job worker waiting for migrations", extra={"pending": pending})
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(settings.job_poll_interval_seconds):
+                    await stop.wait()
+
+
+async def run_worker(settings: Settings, kinds: Sequence[JobKind] | None = None) -> None:
+    """Run a job worker until SIGTERM or SIGINT, then stop it gracefully and return."""
+    assert settings.database_url and settings.redis_url, "engines are resolved by run.py"
+    pool = await db.create_pool(
+        settings.database_url,
+        min_size=1,
+        max_size=settings.job_worker_concurrency + EXTRA_CONNECTIONS,
+    )
+    redis = Redis.from_url(settings.redis_url, health_check_interval=30)
+    loop = asyncio.get_running_loop()
+    stop_requested = asyncio.Event()
+    worker: Worker | None = None
+
+    def on_signal() -> None:
+        stop_requested.set()
+        if worker is not None:
+            worker.stop()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal)
+    try:
+        await wait_for_schema(pool, settings, stop_requested)
+        registry = create_registry(WorkerDeps(settings, pool, redis), kinds)
+        worker = Worker(
+            pool,
+            registry,
+            concurrency=settings.job_worker_concurrency,
+            lease_seconds=settings.job_lease_seconds,
+            poll_interval=settings.job_poll_interval_seconds,
+            shutdown_grace=settings.job_shutdown_grace_seconds,
+        )
+        if not stop_requested.is_set():
+            await worker.run()
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        await redis.aclose()
+        await pool.close()
