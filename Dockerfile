@@ -35,6 +35,7 @@ COPY core ./core
 COPY storage ./storage
 COPY channels ./channels
 COPY counters ./counters
+COPY jobs ./jobs
 COPY handlers ./handlers
 COPY server ./server
 COPY devservices ./devservices

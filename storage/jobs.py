@@ -150,23 +150,35 @@ async def claim(conn: Conn, *, policies: list[KindPolicy], owner: str, limit: in
         f"""WITH policy AS (
                 SELECT * FROM unnest($1::text[], $2::float8[], $3::int[])
                     AS p(kind, lease_seconds, max_attempts)
-            ), next AS (
-                SELECT j.id, j.state = 'running' AS was_running, j.lease_owner AS old_owner,
-                       p.lease_seconds, p.max_attempts AS kind_max
-                FROM jobs j JOIN policy p USING (kind)
-                WHERE (j.state = 'queued' AND j.run_at <= now())
-                   OR (j.state = 'running' AND j.lease_expires_at <= now()
-                       AND j.attempts < j.max_attempts)
-                ORDER BY j.run_at
+            ), lost AS (
+                SELECT id, kind, lease_owner FROM jobs
+                WHERE state = 'running' AND lease_expires_at <= now()
+                  AND attempts < max_attempts AND kind = ANY($1::text[])
+                ORDER BY lease_expires_at
                 LIMIT $5
-                FOR UPDATE OF j SKIP LOCKED
+                FOR UPDATE SKIP LOCKED
+            ), due AS (
+                -- An ordered scan of jobs_queued_idx that stops after the rows it needs,
+                -- however long the queue.
+                SELECT id, kind FROM jobs
+                WHERE state = 'queued' AND run_at <= now() AND kind = ANY($1::text[])
+                ORDER BY run_at
+                LIMIT $5
+                FOR UPDATE SKIP LOCKED
+            ), next AS (
+                SELECT * FROM (
+                    SELECT id, kind, true AS was_running, lease_owner AS old_owner FROM lost
+                    UNION ALL
+                    SELECT id, kind, false, NULL FROM due
+                ) AS found
+                LIMIT $5
             ), claimed AS (
                 UPDATE jobs j SET
                     state = 'running',
                     attempts = j.attempts + 1,
-                    max_attempts = coalesce(j.max_attempts, next.kind_max),
+                    max_attempts = coalesce(j.max_attempts, p.max_attempts),
                     lease_owner = $4,
-                    lease_expires_at = now() + make_interval(secs => next.lease_seconds),
+                    lease_expires_at = now() + make_interval(secs => p.lease_seconds),
                     started_at = now(),
                     progress_percent = NULL,
                     progress_message = NULL,
@@ -174,7 +186,7 @@ async def claim(conn: Conn, *, policies: list[KindPolicy], owner: str, limit: in
                         THEN format('lease of %s expired on attempt %s (worker lost)',
                                     next.old_owner, j.attempts)
                         ELSE j.last_error END
-                FROM next WHERE j.id = next.id
+                FROM next JOIN policy p USING (kind) WHERE j.id = next.id
                 RETURNING j.*, next.was_running
             ), failed AS (
                 SELECT kind FROM claimed WHERE was_running

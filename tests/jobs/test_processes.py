@@ -185,15 +185,21 @@ async def _gone(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-async def test_a_node_runs_one_job_worker_that_stops_with_it(
+async def test_a_node_runs_one_job_worker_restarts_it_and_stops_it(
     pool: asyncpg.Pool, engines: Any
 ) -> None:
     proc, port = spawn_node(_env(engines))
     try:
         await asyncio.to_thread(wait_ready, proc, port)
-        [worker] = await wait_for(
+        [crashed] = await wait_for(
             lambda: asyncio.to_thread(_job_workers, proc.pid), "the node's job worker"
         )
+        os.kill(crashed, signal.SIGKILL)
+
+        async def restarted() -> list[int]:
+            return [pid for pid in _job_workers(proc.pid) if pid != crashed]
+
+        [worker] = await wait_for(restarted, "the node to restart its job worker")
         await wait_for(lambda: _prune_done(pool), "the in-node worker to run a job", 90)
         proc.send_signal(signal.SIGTERM)
         assert await _exit_code(proc) == 0
