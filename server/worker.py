@@ -1,7 +1,8 @@
 """Composition root of the job worker: `python run.py worker`, or the one a node starts.
 
 `job_kinds` is THE list of job kinds this deployment runs: each domain's kinds are added
-there, built from `WorkerDeps` (the worker's own Postgres pool and Redis client). Domains
+there, built from `WorkerDeps` (the worker's own Postgres pool and Redis client), and
+`progress_listeners` is where job progress is handed on (e.g. to the broker). Domains
 enqueue with `storage.jobs.enqueue(conn, kind=..., payload=...)` inside their own
 transaction; only this module knows which handler runs a kind.
 """
@@ -19,6 +20,7 @@ import asyncpg
 from redis.asyncio import Redis
 
 from jobs import maintenance
+from jobs.context import ProgressListener
 from jobs.registry import JobKind, Registry
 from jobs.worker import Worker
 from server.config import Settings
@@ -45,6 +47,12 @@ def job_kinds(deps: WorkerDeps) -> list[JobKind]:
     return [
         maintenance.prune_kind(retention_seconds=settings.job_done_retention_hours * 3600),
     ]
+
+
+def progress_listeners(deps: WorkerDeps) -> list[ProgressListener]:
+    """Called with every stored job progress, e.g. to publish a WebSocket event. None yet."""
+    del deps
+    return []
 
 
 def create_registry(deps: WorkerDeps, kinds: Sequence[JobKind] | None = None) -> Registry:
@@ -91,14 +99,15 @@ async def run_worker(settings: Settings, kinds: Sequence[JobKind] | None = None)
         loop.add_signal_handler(signum, on_signal)
     try:
         await wait_for_schema(pool, settings, stop_requested)
-        registry = create_registry(WorkerDeps(settings, pool, redis), kinds)
+        deps = WorkerDeps(settings, pool, redis)
         worker = Worker(
             pool,
-            registry,
+            create_registry(deps, kinds),
             concurrency=settings.job_worker_concurrency,
             lease_seconds=settings.job_lease_seconds,
             poll_interval=settings.job_poll_interval_seconds,
             shutdown_grace=settings.job_shutdown_grace_seconds,
+            progress_listeners=progress_listeners(deps),
         )
         if not stop_requested.is_set():
             await worker.run()

@@ -140,6 +140,54 @@ async def enqueue(
     return _job(row) if row is not None else None
 
 
+# Claims expired leases first (rare), then due jobs, `$5` in all, each row under SKIP LOCKED.
+_CLAIM = f"""WITH policy AS (
+            SELECT * FROM unnest($1::text[], $2::float8[], $3::int[])
+                AS p(kind, lease_seconds, max_attempts)
+        ), lost AS (
+            SELECT id, kind, lease_owner FROM jobs
+            WHERE state = 'running' AND lease_expires_at <= now()
+              AND attempts < max_attempts AND kind = ANY($1::text[])
+            ORDER BY lease_expires_at
+            LIMIT $5
+            FOR UPDATE SKIP LOCKED
+        ), due AS (
+            -- An ordered scan of jobs_queued_idx that stops after the rows it needs,
+            -- however long the queue.
+            SELECT id, kind FROM jobs
+            WHERE state = 'queued' AND run_at <= now() AND kind = ANY($1::text[])
+            ORDER BY run_at
+            LIMIT $5
+            FOR UPDATE SKIP LOCKED
+        ), next AS (
+            SELECT * FROM (
+                SELECT id, kind, true AS was_running, lease_owner AS old_owner FROM lost
+                UNION ALL
+                SELECT id, kind, false, NULL FROM due
+            ) AS found
+            LIMIT $5
+        ), claimed AS (
+            UPDATE jobs j SET
+                state = 'running',
+                attempts = j.attempts + 1,
+                max_attempts = coalesce(j.max_attempts, p.max_attempts),
+                lease_owner = $4,
+                lease_expires_at = now() + make_interval(secs => p.lease_seconds),
+                started_at = now(),
+                progress_percent = NULL,
+                progress_message = NULL,
+                last_error = CASE WHEN next.was_running
+                    THEN format('lease of %s expired on attempt %s (worker lost)',
+                                next.old_owner, j.attempts)
+                    ELSE j.last_error END
+            FROM next JOIN policy p USING (kind) WHERE j.id = next.id
+            RETURNING j.*, next.was_running
+        ), failed AS (
+            SELECT kind FROM claimed WHERE was_running
+        ), {_COUNT_FAILURES}
+        SELECT {_COLUMNS} FROM claimed ORDER BY run_at"""
+
+
 async def claim(conn: Conn, *, policies: list[KindPolicy], owner: str, limit: int) -> list[Job]:
     """Lease up to `limit` due jobs of these kinds to `owner`, oldest run_at first.
 
@@ -147,51 +195,7 @@ async def claim(conn: Conn, *, policies: list[KindPolicy], owner: str, limit: in
     (its worker died: that attempt counts as a failure and stays counted).
     """
     rows = await conn.fetch(
-        f"""WITH policy AS (
-                SELECT * FROM unnest($1::text[], $2::float8[], $3::int[])
-                    AS p(kind, lease_seconds, max_attempts)
-            ), lost AS (
-                SELECT id, kind, lease_owner FROM jobs
-                WHERE state = 'running' AND lease_expires_at <= now()
-                  AND attempts < max_attempts AND kind = ANY($1::text[])
-                ORDER BY lease_expires_at
-                LIMIT $5
-                FOR UPDATE SKIP LOCKED
-            ), due AS (
-                -- An ordered scan of jobs_queued_idx that stops after the rows it needs,
-                -- however long the queue.
-                SELECT id, kind FROM jobs
-                WHERE state = 'queued' AND run_at <= now() AND kind = ANY($1::text[])
-                ORDER BY run_at
-                LIMIT $5
-                FOR UPDATE SKIP LOCKED
-            ), next AS (
-                SELECT * FROM (
-                    SELECT id, kind, true AS was_running, lease_owner AS old_owner FROM lost
-                    UNION ALL
-                    SELECT id, kind, false, NULL FROM due
-                ) AS found
-                LIMIT $5
-            ), claimed AS (
-                UPDATE jobs j SET
-                    state = 'running',
-                    attempts = j.attempts + 1,
-                    max_attempts = coalesce(j.max_attempts, p.max_attempts),
-                    lease_owner = $4,
-                    lease_expires_at = now() + make_interval(secs => p.lease_seconds),
-                    started_at = now(),
-                    progress_percent = NULL,
-                    progress_message = NULL,
-                    last_error = CASE WHEN next.was_running
-                        THEN format('lease of %s expired on attempt %s (worker lost)',
-                                    next.old_owner, j.attempts)
-                        ELSE j.last_error END
-                FROM next JOIN policy p USING (kind) WHERE j.id = next.id
-                RETURNING j.*, next.was_running
-            ), failed AS (
-                SELECT kind FROM claimed WHERE was_running
-            ), {_COUNT_FAILURES}
-            SELECT {_COLUMNS} FROM claimed ORDER BY run_at""",
+        _CLAIM,
         [p.kind for p in policies],
         [p.lease_seconds for p in policies],
         [p.max_attempts for p in policies],
