@@ -34,6 +34,7 @@ COPY run.py ./
 COPY core ./core
 COPY storage ./storage
 COPY channels ./channels
+COPY jobs ./jobs
 COPY handlers ./handlers
 COPY server ./server
 COPY devservices ./devservices

@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PACKAGES := server channels handlers storage core devservices
+PACKAGES := server channels handlers storage core devservices jobs
 
 .PHONY: run test lint migrate seed clean-var loadtest bench
 

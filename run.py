@@ -1,6 +1,9 @@
-"""Start a Streamhub node: `python run.py [serve|migrate|seed] [--host H] [--port P]`.
+"""Start a Streamhub node: `python run.py [serve|worker|migrate|seed] [--host H] [--port P]`.
 
 `python run.py --workers N` serves the port with N node processes (server/workers.py).
+
+`python run.py worker` runs background jobs (server/worker.py) until SIGTERM. `serve` also
+starts one such worker beside the node unless WORKER_IN_NODE=false.
 
 `python run.py seed --users N --videos M [--reset]` migrates, then fills demo data.
 
@@ -22,15 +25,19 @@ from devservices.stack import dev_secret, local_engines
 from server import logs
 from server.app import create_app
 from server.config import ConfigError, Settings
-from server.workers import Supervisor
+from server.worker import run_worker
+from server.workers import JobWorkerChild, Supervisor
 from storage import db, migrate, seed
 
 log = logging.getLogger("streamhub.run")
+RUN_PY = Path(__file__).resolve()
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate", "seed"])
+    parser.add_argument(
+        "command", nargs="?", default="serve", choices=["serve", "worker", "migrate", "seed"]
+    )
     parser.add_argument("--host", help="overrides HOST")
     parser.add_argument("--port", type=int, help="overrides PORT")
     parser.add_argument(
@@ -55,7 +62,10 @@ async def run_migrations(database_url: str) -> list[int]:
 
 async def _build(settings: Settings) -> web.Application:
     # Built inside the loop that serves it: the asyncpg pool binds to the running loop.
-    return create_app(settings)
+    app = create_app(settings)
+    if settings.worker_in_node:
+        JobWorkerChild(settings, RUN_PY).attach(app)
+    return app
 
 
 def main(argv: list[str]) -> int:
@@ -70,7 +80,8 @@ def main(argv: list[str]) -> int:
     if overrides:
         settings = settings.model_copy(update=overrides)
     try:
-        settings.require_strong_secret()
+        if args.command != "worker":  # a job worker signs no tokens
+            settings.require_strong_secret()
     except ConfigError as exc:
         log.error(str(exc))
         print(f"configuration error: {exc}", file=sys.stderr)
@@ -94,6 +105,9 @@ def main(argv: list[str]) -> int:
                     engines.database_url, users=args.users, videos=args.videos, reset=args.reset
                 )
             )
+            return 0
+        if args.command == "worker":
+            asyncio.run(run_worker(settings))
             return 0
         if args.workers > 1:
             asyncio.run(run_migrations(engines.database_url))

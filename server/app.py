@@ -1,21 +1,19 @@
 """The composition root: `create_app(settings)` builds the engines' clients, every domain's
-service and the HTTP kit, and wires them together. Nothing in the code base imports this
-module (`make lint` checks it); run.py and the tests call it.
+service (server/services.py) and the HTTP kit, and wires them together. Nothing in the code
+base imports this module (`make lint` checks it); run.py and the tests call it.
 
 Engines are built here but connected when the app starts (`engines_ctx`): the asyncpg pool
 and the Redis client exist from the start, so services receive them at construction, and the
-first use waits for nothing but the app's own start-up.
+first use waits for nothing but the app's own start-up. Background work (view flushes, live
+viewer counts) runs on the job worker (server/worker.py), which builds the same services.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
@@ -24,34 +22,25 @@ from prometheus_client import Gauge
 from redis.asyncio import Redis
 
 from channels.authz import VideoAccess
-from channels.node import Node
 from channels.publisher import Publisher
 from core.errors import NotFound
-from core.tokens import TokenService
 from handlers.accounts import routes as accounts
-from handlers.accounts.service import AccountService
 from handlers.health import routes as health
-from handlers.health.service import HealthService
 from handlers.live import routes as live
-from handlers.live.service import LiveService
 from handlers.social import comment_routes
 from handlers.social import routes as social
-from handlers.social.comment_service import CommentService
-from handlers.social.events import SocialEvents
-from handlers.social.service import SocialService
 from handlers.videos import events as video_events
 from handlers.videos import routes as videos
-from handlers.videos.events import VideoEvents
-from handlers.videos.lists import VideoLists
-from handlers.videos.service import VideoService
-from handlers.videos.view_buffer import ViewBuffer, run_flusher
+from handlers.videos.jobs import FLUSH_VIEWS
+from jobs.metrics import JobsCollector
 from server import realtime
-from server.config import ConfigError, Settings
+from server.config import Settings
 from server.http import docs, metrics, ratelimit, routing
 from server.http.addresses import TRUSTED_PROXIES, parse_networks
 from server.http.auth import TOKENS
 from server.http.middleware import access_log, cors_middleware, errors, security_headers
-from storage import db, migrate
+from server.services import Services, build_services, token_service
+from storage import db, jobs, migrate
 from storage.videos import videos as video_rows
 
 log = logging.getLogger("streamhub.app")
@@ -66,24 +55,12 @@ ROUTERS = [
     live.routes,
 ]
 
-# The engines' clients, for the tests and tools that reach past the API (never for handlers:
-# services receive what they need when the app is built).
+# The engines' clients and services, for the tests and tools that reach past the API (never
+# for handlers: each route module declares the key of its own service).
 SETTINGS = web.AppKey("settings", Settings)
 DB = web.AppKey("db", asyncpg.Pool)
 REDIS = web.AppKey("redis", Redis)
-
-
-def token_service(settings: Settings) -> TokenService:
-    if not settings.jwt_secret_key:
-        raise ConfigError("JWT_SECRET_KEY must be resolved before the app is built")
-    return TokenService(
-        secret=settings.jwt_secret_key,
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-        access_ttl=timedelta(minutes=settings.access_token_expire_minutes),
-        refresh_ttl=timedelta(days=settings.refresh_token_expire_days),
-    )
-
+SERVICES = web.AppKey("services", Services)
 
 CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
 
@@ -145,11 +122,6 @@ def create_app(settings: Settings) -> web.Application:
     app[TRUSTED_PROXIES] = parse_networks(settings.trusted_proxies)
     app.cleanup_ctx.append(engines_ctx(settings, pool, redis))
 
-    node_metrics = metrics.setup(
-        app, allowed_networks=settings.metrics_allowed_networks, token=settings.metrics_token
-    )
-    node_metrics.watch_engines(pool, redis)
-
     async def video_access(video_id: uuid.UUID) -> VideoAccess | None:
         try:
             return video_events.video_access(await video_rows.get(pool, video_id))
@@ -157,9 +129,26 @@ def create_app(settings: Settings) -> web.Application:
             return None
 
     node = realtime.build_node(settings, tokens=tokens, video_access=video_access)
+    services = build_services(
+        settings,
+        pool=pool,
+        redis=redis,
+        tokens=tokens,
+        publisher=Publisher(node.broker),
+        presence=node.presence,
+    )
+    _serve_domains(app, services)
+    realtime.serve(app, node, lists_changed=services.videos.lists.invalidate)
+
+    node_metrics = metrics.setup(
+        app, allowed_networks=settings.metrics_allowed_networks, token=settings.metrics_token
+    )
+    node_metrics.watch_engines(pool, redis)
     node_metrics.registry.register(metrics.RealtimeCollector(node.hub))
-    publisher = Publisher(node.broker)
-    _wire_domains(app, settings, pool=pool, redis=redis, node=node, publisher=publisher)
+    queue_figures = JobsCollector()  # cluster-wide, read from Postgres at each scrape
+    node_metrics.registry.register(queue_figures)
+    node_metrics.on_scrape(lambda: queue_figures.refresh(pool))
+    FlushLag(node_metrics, pool)
 
     app.on_startup.append(_bootstrap_admin)
     app.on_response_prepare.append(security_headers)
@@ -175,112 +164,41 @@ def create_app(settings: Settings) -> web.Application:
     return app
 
 
-def _wire_domains(
-    app: web.Application,
-    settings: Settings,
-    *,
-    pool: asyncpg.Pool,
-    redis: Redis,
-    node: Node,
-    publisher: Publisher,
-) -> None:
-    """Every domain's service, built once per app from the engines it needs."""
-    lists = VideoLists.create(ttl=settings.list_cache_seconds, budget=settings.list_cache_max_bytes)
-    views = ViewBuffer(redis, dedup_window_seconds=settings.view_dedup_window_seconds)
-    video_service = VideoService(db=pool, views=views, lists=lists, events=VideoEvents(publisher))
-    social_events = SocialEvents(publisher)
-    app[health.SERVICE] = HealthService(db=pool, redis=redis)
-    app[accounts.SERVICE] = AccountService(db=pool, tokens=app[TOKENS])
-    app[videos.SERVICE] = video_service
-    app[comment_routes.SERVICE] = CommentService(
-        db=pool, videos=video_service, events=social_events
-    )
-    app[social.SERVICE] = SocialService(db=pool, events=social_events)
-    live_service = LiveService(
-        db=pool, videos=video_service, presence=node.presence, publisher=publisher
-    )
-    app[live.SERVICE] = live_service
-    realtime.serve(app, node, lists_changed=lists.invalidate)
-    app.cleanup_ctx.append(_view_flusher(settings, views, pool, app[metrics.METRICS]))
-    interval = settings.live_viewers_interval_seconds
-    if interval > 0:
-
-        async def push_counts() -> None:
-            watched = [_video_id(channel) for channel in node.hub.channel_counts()]
-            await live_service.push_viewer_counts(
-                [v for v in watched if v is not None], interval_s=interval
-            )
-
-        app.cleanup_ctx.append(realtime.every(interval, "live-viewer-counts", push_counts))
+def _serve_domains(app: web.Application, services: Services) -> None:
+    """Each route module finds its domain's service under its own key."""
+    app[SERVICES] = services
+    app[health.SERVICE] = services.health
+    app[accounts.SERVICE] = services.accounts
+    app[videos.SERVICE] = services.videos
+    app[comment_routes.SERVICE] = services.comments
+    app[social.SERVICE] = services.social
+    app[live.SERVICE] = services.live
 
 
-def _video_id(channel: str) -> uuid.UUID | None:
-    kind, _, rest = channel.partition(":")
-    if kind != "video":
-        return None
-    try:
-        return uuid.UUID(rest)
-    except ValueError:
-        return None
+class FlushLag:
+    """How far behind the Postgres view counts may be (docs/OPERATIONS.md, alerts), read
+    from the last done `views.flush` job, so every node reports the cluster's figure."""
 
-
-def _view_flusher(
-    settings: Settings, views: ViewBuffer, pool: asyncpg.Pool, node_metrics: metrics.Metrics
-) -> CleanupCtx:
-    """Flush buffered views every VIEW_FLUSH_INTERVAL_SECONDS; once more on shutdown (best
-    effort: what it cannot apply stays in Redis for the next node that flushes)."""
-    gauges = FlushGauges(node_metrics)
-
-    async def ctx(_: web.Application) -> AsyncIterator[None]:
-        gauges.started()
-        task = asyncio.create_task(
-            run_flusher(
-                views,
-                pool,
-                interval=settings.view_flush_interval_seconds,
-                recover_after=settings.view_batch_recover_after_seconds,
-                on_success=gauges.succeeded,
-            ),
-            name="view-flusher",
-        )
-        yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        try:
-            await views.flush(pool, recover_after_seconds=settings.view_batch_recover_after_seconds)
-        except Exception:
-            log.exception("final view flush failed; buffered views stay in Redis")
-
-    return ctx
-
-
-class FlushGauges:
-    """How far behind the Postgres view counts may be (docs/OPERATIONS.md, alerts)."""
-
-    def __init__(self, node_metrics: metrics.Metrics) -> None:
+    def __init__(self, node_metrics: metrics.Metrics, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self.started = time.time()
         self.lag = Gauge(
             "streamhub_view_buffer_flush_lag_seconds",
-            "Seconds since this node's view flusher last succeeded (or started)",
+            "Seconds since the last successful view flush (or since this node started)",
             registry=node_metrics.registry,
         )
         self.last = Gauge(
             "streamhub_view_buffer_last_flush_timestamp_seconds",
-            "Unix time of this node's last successful view-buffer flush",
+            "Unix time of the last successful view-buffer flush (0: none seen yet)",
             registry=node_metrics.registry,
         )
-        self._baseline = time.time()
-        node_metrics.on_scrape(self._refresh)
+        node_metrics.on_scrape(self.refresh)
 
-    def started(self) -> None:
-        self._baseline = time.time()
-
-    def succeeded(self) -> None:
-        self._baseline = now = time.time()
-        self.last.set(now)
-
-    async def _refresh(self) -> None:
-        self.lag.set(max(0.0, time.time() - self._baseline))
+    async def refresh(self) -> None:
+        finished = await jobs.last_done(self.pool, FLUSH_VIEWS)
+        last = finished.timestamp() if finished is not None else 0.0
+        self.last.set(last)
+        self.lag.set(max(0.0, time.time() - max(last, self.started)))
 
 
 async def _bootstrap_admin(app: web.Application) -> None:

@@ -161,6 +161,29 @@ class Settings(BaseSettings):
         default=1.0, ge=0, alias="LIVE_VIEWERS_INTERVAL_SECONDS"
     )
 
+    # --- jobs (house issue, part 5) -------------------------------------------------------
+    # `run.py serve` (also with --workers N) starts one job worker process beside the node, so
+    # a single command runs a whole system. Set false where `run.py worker` runs separately.
+    worker_in_node: bool = Field(default=True, alias="WORKER_IN_NODE")
+    # Jobs one worker process runs at once.
+    job_worker_concurrency: int = Field(default=4, ge=1, le=256, alias="JOB_WORKER_CONCURRENCY")
+    # A worker holds a job this long between heartbeats (every third of it); a job whose worker
+    # died is retried by another about this long after the worker's last heartbeat. A kind may
+    # set its own (jobs.JobKind.lease_seconds).
+    job_lease_seconds: float = Field(default=30.0, gt=0, le=3600, alias="JOB_LEASE_SECONDS")
+    # Idle workers are woken by NOTIFY at each enqueue's commit; this poll is the fallback.
+    job_poll_interval_seconds: float = Field(
+        default=2.0, gt=0, le=300, alias="JOB_POLL_INTERVAL_SECONDS"
+    )
+    # On SIGTERM a worker stops claiming and lets running jobs finish for this long, then
+    # cancels them and puts them back in the queue (the attempt is not counted).
+    job_shutdown_grace_seconds: float = Field(
+        default=10.0, ge=0, le=3600, alias="JOB_SHUTDOWN_GRACE_SECONDS"
+    )
+    # Done jobs are deleted this long after they finished (the periodic `jobs.prune` job).
+    # Dead jobs are kept until someone deletes them.
+    job_done_retention_hours: float = Field(default=168.0, gt=0, alias="JOB_DONE_RETENTION_HOURS")
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:

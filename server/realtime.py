@@ -4,11 +4,9 @@ notices clear which caches). Imported by server/app.py only."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -42,7 +40,7 @@ def node_config(settings: Settings) -> realtime.NodeConfig:
     )
 
 
-def _engines(settings: Settings, node_id: str) -> tuple[Broker, Presence]:
+def engines(settings: Settings, node_id: str) -> tuple[Broker, Presence]:
     if settings.broker == "memory":
         return MemoryBroker(history_size=settings.history_size), MemoryPresence()
     assert settings.redis_url, "REDIS_URL is resolved before the app is built"
@@ -89,7 +87,7 @@ def build_node(
 ) -> realtime.Node:
     """This node's hub, broker and presence (not started: `serve` ties them to the app)."""
     node_id = uuid.uuid4().hex[:12]  # names this process in presence and in `connected`
-    broker, presence = _engines(settings, node_id)
+    broker, presence = engines(settings, node_id)
     return realtime.Node(
         broker=broker,
         presence=presence,
@@ -108,27 +106,3 @@ def serve(app: web.Application, node: realtime.Node, *, lists_changed: Callable[
     node.on_internal(internal.VIDEO_LISTS, lists_changed)
     app[realtime.REALTIME] = node
     realtime.setup(app, node)
-
-
-def every(
-    interval_s: float, name: str, tick: Callable[[], Awaitable[None]]
-) -> Callable[[web.Application], AsyncIterator[None]]:
-    """A cleanup context running `tick` every `interval_s` while the app runs; a failing tick
-    is logged and the next one runs as usual."""
-
-    async def loop() -> None:
-        while True:
-            await asyncio.sleep(interval_s)
-            try:
-                await tick()
-            except Exception as exc:  # an engine down: the next tick tries again
-                log.warning("periodic task failed", extra={"task": name, "error": repr(exc)})
-
-    async def ctx(_: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(loop(), name=name)
-        yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    return ctx

@@ -26,7 +26,8 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     The default (`pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`) is one more
     round trip on every release, so a one-statement `pool.fetch` costs two. Profiling
     `GET /api/videos` put about a third of the node's time in socket writes to Postgres.
-    Streamhub leaves no session state on a pooled connection: no LISTEN, no session-level SET
+    Streamhub leaves no session state on a pooled connection: no LISTEN (the job worker
+    UNLISTENs before it releases its listening connection), no session-level SET
     (only SET LOCAL, which ends with its transaction), no cursors outside a transaction, and
     `migrate` releases its advisory lock in `finally`. asyncpg still rolls back a transaction
     left open before calling this, and terminates the connection if that fails.

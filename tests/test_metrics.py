@@ -10,6 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from channels.node import REALTIME
 from server.app import REDIS, create_app
 from tests.conftest import make_settings
+from tests.jobs_support import running_worker
 from tests.waiting import wait_for
 
 
@@ -114,12 +115,12 @@ async def test_websocket_figures_come_from_the_hub_stats(client: Any) -> None:
 
 
 async def test_view_flush_lag(aiohttp_client: Any, engines: Any) -> None:
-    """The flush figures come from the real flusher: before its first flush the timestamp is
-    0 and the lag grows; after one it is set."""
-    client = await aiohttp_client(
-        create_app(make_settings(engines, VIEW_FLUSH_INTERVAL_SECONDS=0.05))
-    )
+    """The flush figures come from the last done `views.flush` job: none before the first
+    flush (timestamp 0), set once a worker has flushed."""
+    app = create_app(make_settings(engines, VIEW_FLUSH_INTERVAL_SECONDS=0.05))
+    client = await aiohttp_client(app)
     text = await scrape(client)
+    assert value(text, "streamhub_view_buffer_last_flush_timestamp_seconds") == 0
     assert value(text, "streamhub_view_buffer_flush_lag_seconds") is not None
 
     async def flushed() -> bool:
@@ -127,7 +128,8 @@ async def test_view_flush_lag(aiohttp_client: Any, engines: Any) -> None:
         assert stamp is not None, "the series exists from the start"
         return stamp > 0
 
-    await wait_for(flushed)
+    async with running_worker(app):
+        await wait_for(flushed, message="a views.flush job done")
     lag = value(await scrape(client), "streamhub_view_buffer_flush_lag_seconds")
     assert lag is not None and lag < 60
 

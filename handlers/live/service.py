@@ -4,7 +4,8 @@ who may see the video reads its status and how many sockets watch it on every no
 A change is published on `video:{id}` as CLUTCH's `live_stream` message. `viewer_count` is
 the number of sockets subscribed to the video's channel across nodes (presence, see
 channels/presence.py). While a video is live, a change of its viewer count is pushed too
-(`push_viewer_counts`), at most once per interval per video across all nodes.
+(`push_viewer_counts`, a periodic job: handlers/live/jobs.py), at most once per interval per
+video across all nodes.
 """
 
 from __future__ import annotations
@@ -58,17 +59,18 @@ class LiveService:
         state = await streams.get_status(self.db, video.id)
         return await self._live_stream(video.id, state.status)
 
-    async def push_viewer_counts(self, video_ids: list[uuid.UUID], *, interval_s: float) -> None:
-        """For each live video among `video_ids`, publish `live_stream` if its viewer count
-        changed; presence lets one node push per change, at most once per `interval_s`."""
-        if not video_ids:
-            return
-        for video_id in await streams.live_among(self.db, video_ids):
+    async def push_viewer_counts(self, *, interval_s: float) -> int:
+        """For each live video, publish `live_stream` if its viewer count (presence, all
+        nodes) changed since the last push; at most once per `interval_s` per video.
+        Returns how many were pushed."""
+        pushed = 0
+        for video_id in await streams.all_live(self.db):
             channel = video_channel(video_id)
             viewers = await self.presence.count(channel)
             if await self.presence.claim_change(channel, viewers, interval_s):
                 message = LiveStream(video_id=video_id, status="live", viewer_count=viewers)
-                await self.publisher.publish(channel, message)
+                pushed += await self.publisher.publish(channel, message)
+        return pushed
 
     async def _live_stream(self, video_id: uuid.UUID, status: str) -> LiveStream:
         viewers = await self.presence.count(video_channel(video_id))

@@ -4,7 +4,8 @@ The hot path (`ViewBuffer.record`) never touches a video row. One Lua script doe
 step atomically: `SET seen-key NX EX window` (the same viewer counts once per video per
 window), `HINCRBY` on the pending hash, and the sum of this video's buffered views.
 
-Flushing (`ViewBuffer.flush`, run every few seconds by any node):
+Flushing (`ViewBuffer.flush`, the periodic job `views.flush` of handlers/videos/jobs.py, run
+every VIEW_FLUSH_INTERVAL_SECONDS by one worker of the cluster):
 
 1. `RENAME` the pending hash to a batch key of its own and add that key to the batch set, in
    one script: new views go to a fresh pending hash while the batch is applied.
@@ -24,12 +25,10 @@ may see that batch twice; the next read is exact again.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import asyncpg
@@ -163,27 +162,3 @@ class ViewBuffer:
             await videos.prune_flush_batches(pool)
             self._last_prune = time.monotonic()
         return applied
-
-
-async def run_flusher(
-    counter: ViewBuffer,
-    pool: asyncpg.Pool,
-    *,
-    interval: float,
-    recover_after: float,
-    on_success: Callable[[], None] | None = None,
-) -> None:
-    """Flush every `interval` seconds until cancelled; `on_success` after each good flush.
-
-    A failed flush (Postgres or Redis down) is logged and the loop goes on: its batch stays in
-    Redis and is recovered once it is `recover_after` seconds old.
-    """
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await counter.flush(pool, recover_after_seconds=recover_after)
-        except Exception:
-            log.exception("view flush failed; buffered views stay in Redis")
-            continue
-        if on_success is not None:
-            on_success()
