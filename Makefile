@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PACKAGES := server channels handlers storage core devservices jobs
 
-.PHONY: run test lint migrate seed clean-var loadtest bench
+.PHONY: run test test-unit lint migrate seed clean-var loadtest bench
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,13 @@ migrate: $(STAMP)
 seed: $(STAMP)
 	$(BIN)/python run.py seed $(SEED_ARGS)
 
+# Every tier (tests/conftest.py lists them); browser tests run when a Chromium is found.
 test: $(STAMP)
 	$(BIN)/python -m pytest --cov --cov-report=term $(PYTEST_ARGS)
+
+# The unit tier alone: no Postgres, no Redis, a few seconds.
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -97,9 +97,17 @@ class ConnectionSlots:
     """
 
     def __init__(
-        self, redis: Redis, *, limit: int, lease_s: float = 60.0, prefix: str = "streamhub:ws"
+        self,
+        redis: Redis,
+        *,
+        limit: int,
+        lease_s: float = 60.0,
+        prefix: str = "streamhub:ws",
+        deadline_s: float = 0.5,
     ) -> None:
         self.limit = limit
+        # A hung Redis must not hold a WebSocket handshake: past this, the socket is admitted.
+        self._deadline_s = deadline_s
         self._redis = redis
         self._lease_ms = int(lease_s * 1000)
         self._prefix = prefix
@@ -123,10 +131,11 @@ class ConnectionSlots:
 
     async def acquire(self, user_id: str, connection_id: str) -> bool:
         try:
-            admitted = await self._acquire(
-                keys=[self.key(user_id)], args=[connection_id, self._lease_ms, self.limit]
-            )
-        except (RedisError, OSError) as exc:
+            async with asyncio.timeout(self._deadline_s):
+                admitted = await self._acquire(
+                    keys=[self.key(user_id)], args=[connection_id, self._lease_ms, self.limit]
+                )
+        except (RedisError, OSError) as exc:  # TimeoutError is an OSError
             log.warning("connection limit skipped: redis unavailable", extra={"error": repr(exc)})
             admitted = 1
         if admitted:
@@ -140,7 +149,8 @@ class ConnectionSlots:
             if not held:
                 del self._held[user_id]
         try:
-            await self._redis.zrem(self.key(user_id), connection_id)
+            async with asyncio.timeout(self._deadline_s):
+                await self._redis.zrem(self.key(user_id), connection_id)
         except (RedisError, OSError) as exc:  # the lease expires on its own
             log.warning("could not release a connection slot", extra={"error": repr(exc)})
 
@@ -162,7 +172,8 @@ class ConnectionSlots:
         while True:
             await asyncio.sleep(self._lease_ms / 3000)
             try:
-                await self.renew()
+                async with asyncio.timeout(self._lease_ms / 3000):
+                    await self.renew()
             except (RedisError, OSError) as exc:
                 log.warning("could not renew connection slots", extra={"error": repr(exc)})
 

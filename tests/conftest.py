@@ -1,5 +1,10 @@
 """Test harness: real PostgreSQL and Redis, the real app over real HTTP.
 
+Tiers, one folder each (`make test` runs them all; `make test-unit` runs the first alone):
+unit (pure logic, no engine: seconds), api (the contracts over real HTTP), realtime (the
+WebSocket hub), jobs (the durable job runner), process (real `run.py` processes, several
+nodes), chaos (engines killed, paused or cut off), browser (Playwright driving Chromium).
+
 With DATABASE_URL and REDIS_URL set, tests use those servers (a fresh database is created for
 the run); otherwise embedded servers are started in a temporary folder for the session.
 Every test starts from empty tables and an empty Redis database.
@@ -82,8 +87,10 @@ def settings(engines: Engines) -> Settings:
     return make_settings(engines)
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 async def clean_state(engines: Engines) -> None:
+    """Empty tables and an empty Redis database: every tier but `unit` uses it for each test
+    (an autouse fixture in the tier's conftest.py)."""
     conn = await asyncpg.connect(engines.database_url)
     try:
         await db.truncate_all(conn)

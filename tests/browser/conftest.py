@@ -61,3 +61,8 @@ async def page(browser: Any) -> AsyncIterator[Any]:
         yield page
     finally:
         await context.close()
+
+
+@pytest.fixture(autouse=True)
+def _clean(clean_state: None) -> None:
+    """Every browser test starts from empty tables and an empty Redis database."""

@@ -63,3 +63,8 @@ async def running(worker: Worker) -> AsyncIterator[Worker]:
     finally:
         worker.stop()
         await asyncio.wait_for(task, WAIT_TIMEOUT_S)
+
+
+@pytest.fixture(autouse=True)
+def _clean(clean_state: None) -> None:
+    """Every job test starts from empty tables and an empty Redis database."""

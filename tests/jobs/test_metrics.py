@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 
 from storage import jobs as store
-from tests.test_metrics import scrape, value
+from tests.api.test_metrics import scrape, value
 
 
 async def test_queue_depth_age_running_dead_and_failures(client: Any, pool: asyncpg.Pool) -> None:

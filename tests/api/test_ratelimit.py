@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import make_mocked_request
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from server.app import create_app, rate_limiter
-from server.config import Settings
-from server.http.addresses import client_ip, parse_networks
 from server.http.ratelimit import RATE_LIMITER
 from server.http.routing import Router
 from tests.conftest import STRONG_PASSWORD, make_settings
@@ -29,43 +28,6 @@ def bad_login(client: Any, **kwargs: Any) -> Any:
 
 
 # --- unit ----------------------------------------------------------------------------------
-
-
-def test_defaults_are_clutchs_budgets() -> None:
-    # Redis.from_url connects lazily: building the limiter touches no server.
-    limiter = rate_limiter(Settings(_env_file=None), Redis.from_url("redis://unused"))  # type: ignore[call-arg]
-    assert limiter is not None
-    assert {p: (b.limit, b.period_ms // 1000, b.per_ip) for p, b in limiter.budgets.items()} == {
-        "auth": (10, 60, True),
-        "uploads": (5, 3600, False),
-        "comments": (30, 3600, False),
-        "likes": (100, 60, False),
-        "general": (1000, 3600, False),
-    }
-
-
-def _request(remote: str, forwarded: str | None = None) -> Any:
-    headers = {"X-Forwarded-For": forwarded} if forwarded is not None else {}
-    request = make_mocked_request("GET", "/", headers=headers)
-    request._transport_peername = (remote, 1234)  # type: ignore[attr-defined]
-    return request
-
-
-@pytest.mark.parametrize(
-    ("remote", "forwarded", "expected"),
-    [
-        ("203.0.113.9", "1.2.3.4", "203.0.113.9"),  # untrusted peer: header ignored
-        ("10.0.0.5", None, "10.0.0.5"),  # trusted peer, no header
-        ("10.0.0.5", "1.2.3.4", "1.2.3.4"),
-        ("10.0.0.5", "6.6.6.6, 1.2.3.4", "1.2.3.4"),  # left-most is client-written: not used
-        ("10.0.0.5", "1.2.3.4, 10.0.0.7", "1.2.3.4"),  # a second trusted hop is skipped
-        ("10.0.0.5", "10.0.0.7, 10.0.0.8", "10.0.0.7"),  # only trusted hops: the left-most
-        ("10.0.0.5", "not-an-ip", "10.0.0.5"),
-    ],
-)
-def test_client_ip(remote: str, forwarded: str | None, expected: str) -> None:
-    trusted = parse_networks(["10.0.0.0/8"])
-    assert client_ip(_request(remote, forwarded), trusted) == expected
 
 
 async def test_gcra_burst_then_refuses_with_retry_after(engines: Any) -> None:
@@ -90,6 +52,7 @@ async def test_gcra_burst_then_refuses_with_retry_after(engines: Any) -> None:
 
 async def test_auth_budget_is_per_ip_and_answers_429(aiohttp_client: Any, engines: Any) -> None:
     client = await limited_client(aiohttp_client, engines, RATE_LIMIT_AUTH="3/minute")
+    started = time.monotonic()
     for remaining in (2, 1, 0):
         resp = await bad_login(client)
         assert resp.status == 401
@@ -104,7 +67,10 @@ async def test_auth_budget_is_per_ip_and_answers_429(aiohttp_client: Any, engine
     assert body["error"]["details"]["policy"] == "auth"
     assert 1 <= int(resp.headers["Retry-After"]) <= 20
     assert resp.headers["X-RateLimit-Remaining"] == "0"
-    assert int(resp.headers["X-RateLimit-Reset"]) == 60
+    # Full again 60 s after the first spend (a token every 20 s), less what has passed since;
+    # the bound comes from the clock, so a slow machine cannot fail it.
+    elapsed = math.ceil(time.monotonic() - started)
+    assert 60 - elapsed <= int(resp.headers["X-RateLimit-Reset"]) <= 60
     # The versioned path is the same endpoint and the same budget.
     assert (await client.post("/api/v1/auth/register", json={})).status == 429
 
@@ -214,13 +180,6 @@ async def test_unknown_policy_fails_at_start(engines: Any, monkeypatch: pytest.M
     monkeypatch.setattr(app_module, "ROUTERS", [*app_module.ROUTERS, router])
     with pytest.raises(ValueError, match="unknown rate limit 'like'"):
         create_app(make_settings(engines))
-
-
-def test_settings_reject_bad_rates() -> None:
-    with pytest.raises(ValueError, match="RATE_LIMIT_LIKES"):
-        Settings(_env_file=None, RATE_LIMIT_LIKES="lots")  # type: ignore[call-arg]
-    with pytest.raises(ValueError, match="TRUSTED_PROXIES"):
-        Settings(_env_file=None, TRUSTED_PROXIES="10.0.0.300")  # type: ignore[call-arg]
 
 
 async def test_forwarded_for_over_several_field_lines_is_read_whole(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,27 +12,9 @@ import pytest
 import websockets
 from redis.asyncio import Redis
 
-from channels.limits import ConnectionSlots, MessageRate
+from channels.limits import ConnectionSlots
 from channels.node import REALTIME
 from tests.ws_support import start_hub
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_message_rate_allows_a_burst_then_the_rate() -> None:
-    clock = FakeClock()
-    rate = MessageRate(5, clock=clock)
-    assert [rate.allow() for _ in range(6)] == [True] * 5 + [False]
-    clock.now += 0.2  # one token back
-    assert [rate.allow(), rate.allow()] == [True, False]
-    clock.now += 10  # refills to the burst, not beyond
-    assert sum(rate.allow() for _ in range(10)) == 5
 
 
 @pytest.fixture
@@ -73,13 +56,48 @@ async def test_leases_of_a_dead_node_expire_and_live_ones_are_renewed(redis: Red
         await alive.stop()
 
 
+def _closed_port() -> int:
+    """A loopback port nothing listens on: bound, read, released."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
 async def test_redis_down_admits(engines: Any) -> None:
-    unreachable = Redis.from_url("redis://127.0.0.1:1/0")
+    unreachable = Redis.from_url(f"redis://127.0.0.1:{_closed_port()}/0")
     slots = ConnectionSlots(unreachable, limit=1)
-    assert await slots.acquire("u1", "a")
-    assert await slots.acquire("u1", "b")
-    await slots.release("u1", "a")
-    await unreachable.aclose()
+    try:
+        assert await slots.acquire("u1", "a")
+        assert await slots.acquire("u1", "b"), "over the limit, but nothing can count: admitted"
+        await slots.release("u1", "a")
+        assert slots.held("u1") == 1
+    finally:
+        await unreachable.aclose()
+
+
+async def test_hung_redis_admits_within_the_deadline(engines: Any) -> None:
+    """A Redis that accepts and never answers (a paused process) must not hold a handshake."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def never_answer(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    hung = Redis.from_url(f"redis://127.0.0.1:{port}/0")
+    slots = ConnectionSlots(hung, limit=1, deadline_s=0.2)
+    try:
+        # The bound is the test's own timeout, far above the deadline: no wall-clock assertion.
+        async with asyncio.timeout(30):
+            assert await slots.acquire("u1", "a")
+            await slots.release("u1", "a")
+        assert held, "the client did reach the hung server"
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+        await hung.aclose()
 
 
 # --- over a real /ws -------------------------------------------------------------------------
@@ -121,15 +139,7 @@ async def test_connections_per_user_are_limited_across_nodes(
             first = await node1.connect(token=token)
             second = await node2.connect(token=token)
             assert first.hello["type"] == second.hello["type"] == "connected"
-            with pytest.raises(websockets.ConnectionClosed) as closed:
-                third = await node1.connect(token=token)
-                assert third.hello == {
-                    "type": "error",
-                    "code": "too_many_connections",
-                    "message": "At most 2 connections per user",
-                }
-                await third.recv()
-            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4029
+            await _refused(node1.connect(token=token), "At most 2 connections per user")
             stats = node1.app[REALTIME].hub.stats
             assert stats.rejected_connections == 1
 
@@ -149,13 +159,9 @@ async def test_connections_per_user_are_limited_across_nodes(
 
 async def _refused(connecting: Any, message: str) -> None:
     """The handshake succeeds, then the server sends `error` and closes with 4029."""
+    rejected = await connecting  # the error arrives before the close, so this reads it
+    assert rejected.hello == {"type": "error", "code": "too_many_connections", "message": message}
     with pytest.raises(websockets.ConnectionClosed) as closed:
-        rejected = await connecting
-        assert rejected.hello == {
-            "type": "error",
-            "code": "too_many_connections",
-            "message": message,
-        }
         await rejected.recv()
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4029
 
