@@ -72,9 +72,12 @@ async def test_like_errors(client: Any) -> None:
     await error_of(
         await client.post("/api/videos/x/like", json={"action": "like"}, headers=fan), 400
     )
-    for bad in (f"/api/comments/{uuid.uuid4()}/like", "/api/comments/x/like"):
-        resp = await client.post(bad, json={"action": "like"}, headers=fan)
-        assert resp.status in (400, 404)
+    missing_comment = f"/api/comments/{uuid.uuid4()}/like"
+    await error_of(await client.post(missing_comment, json={"action": "like"}, headers=fan), 404)
+    error = await error_of(
+        await client.post("/api/comments/x/like", json={"action": "like"}, headers=fan), 400
+    )
+    assert error["code"] == "VALIDATION_ERROR"
 
 
 async def test_comment_likes_and_user_interaction(client: Any) -> None:

@@ -26,11 +26,13 @@ class Loader:
     def __init__(self) -> None:
         self.calls = 0
         self.gate: asyncio.Event | None = None
+        self.started = asyncio.Event()  # a load is running (and held by `gate`, if set)
 
     def __call__(self, key: str):  # type: ignore[no-untyped-def]
         async def load() -> str:
             self.calls += 1
             n = self.calls
+            self.started.set()
             if self.gate is not None:
                 await self.gate.wait()
             return f"{key}#{n}"
@@ -65,7 +67,7 @@ async def test_concurrent_misses_share_one_load() -> None:
     load.gate = asyncio.Event()
     cache = make(clock)
     waiters = [asyncio.create_task(cache.get_or_load("a", load("a"))) for _ in range(10)]
-    await asyncio.sleep(0)
+    await load.started.wait()
     load.gate.set()
     assert await asyncio.gather(*waiters) == ["a#1"] * 10
     assert load.calls == 1
@@ -76,7 +78,7 @@ async def test_clear_is_a_barrier_even_for_a_running_load() -> None:
     load.gate = asyncio.Event()
     cache = make(clock)
     before = asyncio.create_task(cache.get_or_load("a", load("a")))
-    await asyncio.sleep(0)
+    await load.started.wait()
     cache.clear()  # e.g. a video was written while the old page was being read
     load.gate.set()
     assert await before == "a#1"  # its caller still gets an answer...
@@ -101,7 +103,7 @@ async def test_a_cancelled_caller_does_not_cancel_the_shared_load() -> None:
     cache = make(clock)
     first = asyncio.create_task(cache.get_or_load("a", load("a")))
     second = asyncio.create_task(cache.get_or_load("a", load("a")))
-    await asyncio.sleep(0)
+    await load.started.wait()
     first.cancel()
     load.gate.set()
     assert await second == "a#1"
