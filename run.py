@@ -25,6 +25,7 @@ from devservices.stack import dev_secret, local_engines
 from server import logs
 from server.app import create_app
 from server.config import ConfigError, Settings
+from server.http.serving import serve
 from server.worker import run_worker
 from server.workers import JobWorkerChild, Supervisor
 from storage import db, migrate, seed
@@ -112,14 +113,13 @@ def main(argv: list[str]) -> int:
         if args.workers > 1:
             asyncio.run(run_migrations(engines.database_url))
             return Supervisor(settings, args.workers, Path(__file__).resolve()).run()
-        web.run_app(
+        serve(
             _build(settings),
             host=settings.host,
             port=settings.port,
             reuse_port=args.reuse_port or None,
             shutdown_timeout=settings.shutdown_timeout,
-            access_log=None,
-            print=lambda msg: log.info(msg.strip()),
+            on_listening=log.info,
         )
     return 0
 

@@ -56,6 +56,14 @@ _STATUS_CODES = {
     429: "RATE_LIMITED",
 }
 
+# What the `Server` header says: our name, never a library's version for a scanner to match.
+SERVER_NAME = "streamhub"
+
+
+def status_code(status: int) -> str:
+    """CLUTCH's error code for an HTTP status aiohttp raised."""
+    return _STATUS_CODES.get(status, "VALIDATION_ERROR" if 400 <= status < 500 else "SERVER_ERROR")
+
 
 def _route_template(request: web.Request) -> str:
     info = request.match_info.route.resource
@@ -180,7 +188,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 def _http_error(request: web.Request, exc: web.HTTPException) -> web.Response:
-    code = _STATUS_CODES.get(exc.status, "SERVER_ERROR")
+    code = status_code(exc.status)
     details: dict[str, object] = {}
     headers: dict[str, str] = {}
     if exc.status == 404:
@@ -206,6 +214,7 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
     """on_response_prepare hook: every response, errors and static files included."""
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    response.headers["Server"] = SERVER_NAME
     if request.path.startswith("/documentation"):
         response.headers["Content-Security-Policy"] = DOCS_CSP
     if REQUEST_ID in request:

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+
+from core.urls import check_public_url
 
 MAX_URL_LENGTH = 2048
 
-# A playable or displayable address: an http(s) URL or a path on this server (/static/...).
+# A playable or displayable address: an http(s) URL to a public host or a path on this server
+# (/static/...); see core/urls.py for what is refused and why.
 Url = Annotated[
     str,
     StringConstraints(
         strip_whitespace=True, max_length=MAX_URL_LENGTH, pattern=r"^(https?://|/)\S+$"
     ),
+    AfterValidator(check_public_url),
 ]
 DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 

@@ -98,3 +98,28 @@ async def test_constraint_races_are_conflicts(aiohttp_client: Any, settings: Any
     resp = await client.get("/raced")
     assert resp.status == 409
     assert (await resp.json())["error"]["code"] == "CONFLICT"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["//evil.example/x", "/\\evil.example/x", "http://127.0.0.1:8000/x",
+     "http://169.254.169.254/latest", "http://10.1.2.3/v.mp4", 'https://cdn.example.com/"<x>'],
+)  # fmt: skip
+async def test_url_fields_take_public_urls_or_own_paths_only(
+    client: Any, accounts: Any, url: str
+) -> None:
+    creator = await accounts.register("url_creator", role="creator")
+    resp = await client.post(
+        "/api/videos", json={"title": "t", "video_url": url}, headers=creator["headers"]
+    )
+    assert resp.status == 400, await resp.text()
+    assert "video_url" in (await resp.json())["error"]["field_errors"]
+    resp = await client.put("/api/users/me", json={"avatar_url": url}, headers=creator["headers"])
+    assert resp.status == 400, await resp.text()
+    assert "avatar_url" in (await resp.json())["error"]["field_errors"]
+    fine = await client.post(
+        "/api/videos",
+        json={"title": "t", "video_url": "https://cdn.example.com/v.mp4"},
+        headers=creator["headers"],
+    )
+    assert fine.status == 201, await fine.text()

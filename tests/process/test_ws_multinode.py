@@ -154,7 +154,12 @@ async def test_workers_share_one_port(engines: Any, http: aiohttp.ClientSession)
         wait_ready(proc, port)
         user = await _register(http, port)
         video = await _video(engines, user["user"]["id"])
-        clients = await _subscribers(port, video, 16)
+        # The second worker may start listening later on a loaded machine: keep connecting
+        # (bounded) until both have answered, rather than assuming both are up already.
+        clients: list[WsClient] = []
+        async with asyncio.timeout(60):
+            while len(clients) < 16 or len({ws.hello["node"] for ws in clients}) < 2:
+                clients += await _subscribers(port, video, 1)
         assert len({ws.hello["node"] for ws in clients}) == 2, "both workers accept sockets"
         await _like(http, port, video, user)
         for ws in clients:
