@@ -32,7 +32,15 @@ def _check_password(value: str) -> str:
 
 
 Username = Annotated[str, StringConstraints(pattern=USERNAME_PATTERN)]
-NewPassword = Annotated[str, Field(max_length=PASSWORD_MAX_LENGTH), AfterValidator(_check_password)]
+# The same rule as `_check_password`, published in the schema (lookaheads: any order).
+PASSWORD_SCHEMA_PATTERN = (
+    rf"^(?=[^A-Z]*[A-Z])(?=[^0-9]*[0-9])[^\x00]{{{PASSWORD_MIN_LENGTH},{PASSWORD_MAX_LENGTH}}}$"
+)
+NewPassword = Annotated[
+    str,
+    Field(max_length=PASSWORD_MAX_LENGTH, json_schema_extra={"pattern": PASSWORD_SCHEMA_PATTERN}),
+    AfterValidator(_check_password),
+]
 Email = Annotated[EmailStr, Field(max_length=254)]
 
 

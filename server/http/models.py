@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, WithJsonSchema
 
-from core.urls import check_public_url
+from core.urls import PUBLIC_URL, check_public_url
 
 MAX_URL_LENGTH = 2048
 
-# A playable or displayable address: an http(s) URL to a public host or a path on this server
-# (/static/...); see core/urls.py for what is refused and why.
+# A playable or displayable address: an http(s) URL to a public host name or a path on this
+# server (/static/...). core/urls.py says what is refused and why; the schema publishes its rule.
 Url = Annotated[
     str,
-    StringConstraints(
-        strip_whitespace=True, max_length=MAX_URL_LENGTH, pattern=r"^(https?://|/)\S+$"
-    ),
+    StringConstraints(max_length=MAX_URL_LENGTH),
     AfterValidator(check_public_url),
+    WithJsonSchema(
+        {"type": "string", "maxLength": MAX_URL_LENGTH, "pattern": PUBLIC_URL.pattern},
+        mode="validation",
+    ),
 ]
 DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 

@@ -72,8 +72,9 @@ def _operation(ep: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
     }
     if ep.description:
         op["description"] = ep.description
+    # Every path parameter is an id (`path_uuid` refuses anything else).
     params = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
         for name in ep.path_params
     ]
     if ep.query is not None:
@@ -81,8 +82,9 @@ def _operation(ep: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
     if params:
         op["parameters"] = params
     if ep.body is not None:
+        # An empty body reads as `{}`: the body is required only when a field is.
         op["requestBody"] = {
-            "required": True,
+            "required": bool(ep.body.model_json_schema().get("required")),
             "content": {"application/json": {"schema": refs[(ep.body, "validation")]}},
         }
     success: dict[str, Any] = {"description": "Success"}
@@ -106,12 +108,28 @@ def _operation(ep: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
     return op
 
 
+# PostgreSQL text cannot hold NUL, so the server refuses it in every string (routing.py); the
+# schemas say so too, for generated clients and fuzzers.
+NO_NUL = "^[^\\x00]*$"
+
+
+def _refuse_nul(node: Any) -> None:
+    if isinstance(node, dict):
+        if node.get("type") == "string" and not {"pattern", "format", "enum", "const"} & set(node):
+            node["pattern"] = NO_NUL
+        for value in node.values():
+            _refuse_nul(value)
+    elif isinstance(node, list):
+        for value in node:
+            _refuse_nul(value)
+
+
 def build(endpoints: list[Endpoint], *, title: str, version: str) -> dict[str, Any]:
     refs, defs = models_json_schema(_models(endpoints), ref_template=REF)
     paths: dict[str, dict[str, Any]] = {}
     for ep in endpoints:
         paths.setdefault(ep.path, {})[ep.method.lower()] = _operation(ep, refs)
-    return {
+    document = {
         "openapi": "3.1.0",
         "info": {
             "title": title,
@@ -129,3 +147,5 @@ def build(endpoints: list[Endpoint], *, title: str, version: str) -> dict[str, A
             },
         },
     }
+    _refuse_nul(document)
+    return document

@@ -145,7 +145,10 @@ async def read_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
     if b"\\u0000" in raw:  # the only way a NUL gets into valid JSON
         refuse_nul(payload)
     try:
-        return model.model_validate(payload)
+        # Strict: JSON `true` is no integer and `"5"` no number, as the OpenAPI types say.
+        if raw:
+            return model.model_validate_json(raw, strict=True)
+        return model.model_validate(payload, strict=True)
     except ValidationError as exc:
         raise ValidationFailed(field_errors=field_errors(exc)) from exc
 

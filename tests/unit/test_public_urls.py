@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from core.urls import check_public_url
+from core.urls import PUBLIC_URL, check_public_url
 
 ACCEPTED = [
     "https://cdn.example.com/v/1.mp4",
     "http://media.example.org:8080/a.m3u8?x=1#t",
-    "https://93.184.216.34/clip.mp4",
-    "https://[2606:2800:220:1:248:1893:25c8:1946]/x.jpg",
+    "https://CDN.Example.COM/x.jpg",
+    "https://a.b.example/@user/1.jpg",
     "/static/thumbs/1.jpg",
     "/media/videos/abc/master.m3u8",
 ]
 REFUSED = [
+    "https://93.184.216.34/clip.mp4",  # IP literals, public or not, in any notation
+    "https://[2606:2800:220:1:248:1893:25c8:1946]/x.jpg",
+    "http://x.LOCAL/x",
+    "http://router.home.arpa/x",
+    "http://-bad-.example.com/x",
+    "/static/a b.jpg",
+    " https://cdn.example.com/x",
     "//evil.example/x",  # scheme-relative: another host in disguise
     "/\\evil.example/x",  # browsers read a backslash as a slash
     "http://127.0.0.1/x",
@@ -48,3 +57,17 @@ def test_public_urls_and_own_paths_are_accepted(url: str) -> None:
 def test_other_addresses_are_refused(url: str) -> None:
     with pytest.raises(ValueError):
         check_public_url(url)
+
+
+def test_the_published_pattern_is_the_rule() -> None:
+    """The OpenAPI `pattern` of URL fields is the validator itself, so schema and server agree."""
+    from handlers.videos.models import VideoCreate
+
+    schema = VideoCreate.model_json_schema()
+    url_schema = next(
+        option
+        for option in schema["properties"]["video_url"]["anyOf"]
+        if option.get("type") == "string"
+    )
+    assert url_schema["pattern"] == PUBLIC_URL.pattern
+    assert re.search(url_schema["pattern"], "https://cdn.example.com/v.mp4")
