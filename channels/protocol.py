@@ -19,7 +19,7 @@ import enum
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args
 
 import orjson
 from pydantic import (
@@ -117,6 +117,7 @@ class Ping(_Message):
     type: Literal["ping"]
 
 
+CLIENT_MESSAGES = (Auth, Subscribe, Unsubscribe, Ping)
 ClientMessage = Annotated[Auth | Subscribe | Unsubscribe | Ping, Field(discriminator="type")]
 _client_message: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 
@@ -275,7 +276,7 @@ class ServerMessages:
             *CORE_MESSAGES,
             *(delivered(event) for event in events),
         )
-        types = [member.model_fields["type"].default for member in self.members]
+        types = [message_type(member) for member in self.members]
         duplicates = sorted({t for t in types if types.count(t) > 1})
         if duplicates:
             raise ValueError(f"server message types declared twice: {duplicates}")
@@ -288,6 +289,12 @@ class ServerMessages:
     def validate(self, message: Mapping[str, Any]) -> ServerMessage:
         """The model `message` is an instance of; raises pydantic's ValidationError."""
         return self._adapter.validate_python(message)
+
+
+def message_type(model: type[BaseModel]) -> str:
+    """The `type` a message model declares (its Literal)."""
+    (value,) = get_args(model.model_fields["type"].annotation)
+    return str(value)
 
 
 def error(code: ErrorCode, message: str, **extra: Any) -> Error:
