@@ -36,7 +36,7 @@ import orjson
 from channels.broker import Broker, Replay
 from channels.coalescer import Coalescer
 from channels.frames import message_frame
-from channels.kinds import ChannelKinds, Selection
+from channels.kinds import ChannelKinds, FieldFilter, LatestValues, Selection
 from channels.outbox import Outbox
 from channels.protocol import (
     ACCESS_CHANGED,
@@ -255,12 +255,14 @@ class Hub:
         if gap:
             self.send(conn, Resync(channel=sub.channel, offset=last, reason="history_trimmed"))
         # The replay has no coalescing; a filter drops what did not change within it.
-        latest: dict[str, dict[str, Any]] = {}
+        latest = LatestValues()
         for offset, payload in [] if gap else replay.entries:
             event = orjson.loads(payload)
             if not isinstance(event, dict) or event.get("type") == ACCESS_CHANGED:
                 continue  # a control publication, never sent to a client
-            frame = self._frame(state, offset, event, sub.selection, latest)
+            filter_ = state.kind.filter_for(event) if state.kind else None
+            changed = latest.changed(filter_, event) if filter_ else None
+            frame = self._frame(state.name, offset, event, filter_, sub.selection, changed)
             if frame is not None:
                 self._write(conn, frame)
         seen = offset_key(last) if last is not None else (-1, -1)
@@ -323,14 +325,14 @@ class Hub:
 
     def _fanout(self, state: ChannelState, offset: str, event: dict[str, Any]) -> None:
         # Only events the kind filters differ by `events` filter; the rest is one frame for all.
-        filtered = state.kind is not None and _type(event) in state.kind.filters
+        filter_ = state.kind.filter_for(event) if state.kind else None
+        changed = state.latest.changed(filter_, event) if filter_ else None
         frames: dict[Selection, bytes | None] = {}
-        changed = self._changed(state, event) if filtered else None
 
         def frame_for(selection: Selection) -> bytes | None:
-            key = selection if filtered else None
+            key = selection if filter_ else None
             if key not in frames:
-                frames[key] = self._frame(state, offset, event, key, changed=changed)
+                frames[key] = self._frame(state.name, offset, event, filter_, key, changed)
             return frames[key]
 
         state.last = offset
@@ -369,37 +371,24 @@ class Hub:
             self._on_gap()
 
     @staticmethod
-    def _changed(state: ChannelState, event: dict[str, Any]) -> frozenset[str]:
-        """Which filterable fields of `event` changed since the channel's last such event."""
-        assert state.kind is not None
-        event_type = event["type"]
-        seen = state.latest.setdefault(event_type, {})
-        return state.kind.filters[event_type].changed(seen, event)
-
-    @staticmethod
     def _frame(
-        state: ChannelState,
+        channel: str,
         offset: str,
         event: dict[str, Any],
+        filter_: FieldFilter | None,
         selection: Selection,
-        latest: dict[str, dict[str, Any]] | None = None,
-        *,
-        changed: frozenset[str] | None = None,
+        changed: frozenset[str] | None,
     ) -> bytes | None:
-        """The frame of `event` for subscribers whose filter is `selection`; None: none.
-
-        `changed` (live) or `latest` (a replay's own running values) say which fields changed.
-        """
-        message: dict[str, Any] | None = event
-        filter_ = state.kind.filters.get(_type(event) or "") if state.kind else None
-        if filter_ is not None:
-            if latest is not None:
-                changed = filter_.changed(latest.setdefault(event["type"], {}), event)
-            if selection is not None:
-                message = filter_.select(event, selection, changed)
+        """The frame of `event` for subscribers whose `events` filter is `selection`; None
+        when they get none (see `FieldFilter.select`)."""
+        message = (
+            event
+            if filter_ is None or selection is None
+            else filter_.select(event, selection, changed)
+        )
         if message is None:
             return None
-        return message_frame({**message, "channel": state.name, "offset": offset})
+        return message_frame({**message, "channel": channel, "offset": offset})
 
     # --- single messages and closing ---------------------------------------------------
 

@@ -23,14 +23,13 @@ from typing import Any, Generic, TypeVar
 
 from channels import internal
 from channels.authz import AccessRule, Principal
+from channels.coalescer import Merge
 from channels.protocol import ErrorCode, ProtocolError
 
 Id = TypeVar("Id")
 
 # An event as published: a JSON object with a `type`.
-Event = dict[str, Any]
-# Two events of one coalescible type, older first, merged into the one that is sent.
-Merge = Callable[[Event, Event], Event]
+Payload = dict[str, Any]
 # The fields a subscription's `events` filter selected (None: no filter, everything).
 Selection = frozenset[str] | None
 
@@ -106,8 +105,8 @@ class FieldFilter:
         return changed
 
     def select(
-        self, event: Event, selection: frozenset[str], changed: frozenset[str] | None
-    ) -> Event | None:
+        self, event: Payload, selection: frozenset[str], changed: frozenset[str] | None
+    ) -> Payload | None:
         """`event` cut down to `selection`; None if it carries none, or none of them changed."""
         selected = {k: v for k, v in self.values(event).items() if k in selection}
         if not selected or (changed is not None and changed.isdisjoint(selected)):
@@ -115,10 +114,23 @@ class FieldFilter:
         return {**event, self.container: selected}
 
 
+class LatestValues:
+    """The latest value of each filterable field fanned out on a channel, per event type: what
+    `FieldFilter.changed` compares with. Memory: one small dict per filterable event type."""
+
+    __slots__ = ("_by_type",)
+
+    def __init__(self) -> None:
+        self._by_type: dict[str, dict[str, Any]] = {}
+
+    def changed(self, filter_: FieldFilter, event: Payload) -> frozenset[str]:
+        return filter_.changed(self._by_type.setdefault(event["type"], {}), event)
+
+
 def merge_latest(container: str) -> Merge:
     """A merge for updates carrying absolute values in `container`: the latest of each wins."""
 
-    def merge(older: Event, newer: Event) -> Event:
+    def merge(older: Payload, newer: Payload) -> Payload:
         before, after = older.get(container), newer.get(container)
         return {
             **older,
@@ -149,6 +161,11 @@ class ChannelKind(Generic[Id]):
     @property
     def prefix(self) -> str:
         return self.names.prefix
+
+    def filter_for(self, event: Payload) -> FieldFilter | None:
+        """The filter of `event`'s type, None if an `events` filter leaves it whole."""
+        event_type = event.get("type")
+        return self.filters.get(event_type) if isinstance(event_type, str) else None
 
     @property
     def selectable(self) -> frozenset[str]:

@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from channels.coalescer import Coalescer
-from channels.kinds import ChannelKind, Selection
+from channels.kinds import ChannelKind, LatestValues, Selection
 
 
 class Connection:
@@ -62,7 +62,7 @@ class ChannelState:
         self.last: str | None = None
         # Per filterable event type, the latest value of each field fanned out: a filtered
         # subscriber gets a frame only when one of its fields changed (channels/kinds.py).
-        self.latest: dict[str, dict[str, Any]] = {}
+        self.latest = LatestValues()
         # Access-changed publications (and broker gaps) seen since the state was opened: a
         # subscribe whose authorization check straddles one checks again (see `Hub.subscribe`).
         self.access_epoch = 0
