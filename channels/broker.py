@@ -1,9 +1,10 @@
 """The broker: how an event reaches every node's subscribers of a channel.
 
-Channels are strings such as `video:{id}` and `user:{id}`. Events are JSON-able dicts whose
-`type` names a message of docs/PROTOCOL.md (e.g. `video_update`, `new_comment`). The broker
-moves bytes: `publish` serializes once at the edge, and listeners receive the same bytes with
-the channel offset the broker assigned, so no implementation ever re-encodes a payload.
+Channels are strings, `<prefix>:<id>` (the prefixes are the kinds domains register,
+channels/kinds.py). Events are JSON-able dicts whose `type` names a message of
+docs/PROTOCOL.md. The broker moves bytes: `publish` serializes once at the edge, and
+listeners receive the same bytes with the channel offset the broker assigned, so no
+implementation ever re-encodes a payload.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
-"""Coalescing of counter updates: at most `hz` `video_update` messages per second per channel.
+"""Coalescing: at most `hz` coalesced messages per second per channel.
 
-A burst of views or likes merges into the pending update (latest value per counter wins) and
-leaves on a timer; the trailing flush means the final counts always arrive. Any other message
-on the channel first flushes the pending update, so clients still see offsets in order.
+A channel's kind says which event types may be coalesced and how two of them merge
+(channels/kinds.py). A burst merges into the pending event and leaves on a timer; the trailing
+flush means the final values always arrive. Any other message on the channel (or one of
+another coalescible type) first flushes the pending event, so clients still see offsets in
+order.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 Emit = Callable[[str, dict[str, Any]], None]  # (offset, event)
+Merge = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]  # (older, newer) -> sent
 
 
 class Coalescer:
@@ -36,17 +39,15 @@ class Coalescer:
         self._pending: tuple[str, dict[str, Any]] | None = None
         self._handle: asyncio.TimerHandle | None = None
 
-    def offer(self, offset: str, event: dict[str, Any]) -> None:
-        """Accept a `video_update`; emit now if the channel is below its rate, else merge."""
+    def offer(self, offset: str, event: dict[str, Any], merge: Merge) -> None:
+        """Accept a coalescible event; emit now if the channel is below its rate, else merge
+        it into the pending one (which then takes its offset)."""
         if self._pending is not None:
             _, pending = self._pending
-            merged = {
-                **pending,
-                **event,
-                "data": {**pending.get("data", {}), **event.get("data", {})},
-            }
-            self._pending = (offset, merged)
-            return
+            if pending.get("type") == event.get("type"):
+                self._pending = (offset, merge(pending, event))
+                return
+            self.flush()
         wait = self._last + self._interval - self._clock()
         if wait <= 0:
             self._send(offset, event)
@@ -55,7 +56,7 @@ class Coalescer:
         self._handle = self._loop.call_later(wait, self.flush)
 
     def flush(self) -> None:
-        """Emit the pending update now (before another message, or when its timer fires)."""
+        """Emit the pending event now (before another message, or when its timer fires)."""
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None

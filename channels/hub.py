@@ -15,6 +15,9 @@ Upstream, the hub asks the broker for a channel on its first local subscriber an
 after its last, through one ordered queue so a quick unsubscribe/subscribe pair reaches the
 broker in the order it happened.
 
+What a channel's events are is its kind's business (channels/kinds.py): the hub asks the kind
+which event types it coalesces and which fields an `events` filter selects, and names none.
+
 Revocation: an access-changed control publication (channels/authz.py) is never fanned out. The
 hub hands it to `on_access` synchronously, inside `deliver`, and that listener `revoke`s the
 subscriptions no longer allowed; so a revoked socket gets no publication that comes after the
@@ -33,12 +36,27 @@ import orjson
 from channels.broker import Broker, Replay
 from channels.coalescer import Coalescer
 from channels.frames import message_frame
+from channels.kinds import ChannelKinds, FieldFilter, LatestValues, Selection
 from channels.outbox import Outbox
-from channels.protocol import ACCESS_CHANGED, CloseCode, offset_key, reply, resync
+from channels.protocol import (
+    ACCESS_CHANGED,
+    CloseCode,
+    Resync,
+    ServerMessage,
+    Subscribed,
+    Unsubscribed,
+    offset_key,
+)
 from channels.stats import HubStats
-from channels.subscriptions import ChannelState, Connection, Counters, Subscription
+from channels.subscriptions import ChannelState, Connection, Subscription
 
 log = logging.getLogger("streamhub.channels.hub")
+
+
+def _type(event: dict[str, Any]) -> str | None:
+    event_type = event.get("type")
+    return event_type if isinstance(event_type, str) else None
+
 
 CountListener = Callable[[str, int], None]
 AccessListener = Callable[[str, dict[str, Any]], None]  # (channel, the control event)
@@ -53,6 +71,7 @@ class Hub:
         *,
         max_pending_bytes: int,
         coalesce_hz: float,
+        kinds: ChannelKinds | None = None,
         on_count: CountListener | None = None,
         on_access: AccessListener | None = None,
         on_gap: Callable[[], None] | None = None,
@@ -60,6 +79,7 @@ class Hub:
         self._broker = broker
         self._max_pending = max_pending_bytes
         self._coalesce_hz = coalesce_hz
+        self._kinds = kinds if kinds is not None else ChannelKinds()
         self._on_count = on_count
         self._on_access = on_access
         self._on_gap = on_gap
@@ -113,7 +133,7 @@ class Hub:
         self,
         conn: Connection,
         channel: str,
-        counters: Counters,
+        selection: Selection,
         since: str | None,
         msg_id: Any,
         *,
@@ -122,14 +142,14 @@ class Hub:
     ) -> bool:
         """Subscribe, then send the ack, the replay after `since` and buffered live frames.
 
-        The caller's authorization check may have read the video before a change this node
+        The caller's authorization check may have read access before a change this node
         never saw (the channel was not live here) or saw before this socket was registered;
         `checked` tells which, and then `recheck` runs once upstream is live, when any later
         change is bound to reach this subscription. False: revoked or closed meanwhile.
         """
         state = self._channels.get(channel) or self._open(channel)
         stale = checked is None or checked != (state, state.access_epoch)
-        sub = Subscription(conn, channel, counters)
+        sub = Subscription(conn, channel, selection)
         conn.subscriptions[channel] = sub
         state.catching_up[conn] = sub
         self._count(state, +1)
@@ -166,7 +186,7 @@ class Hub:
         caught_up = sub.buffer is None
         self._detach(sub)
         if caught_up:
-            self.send(conn, reply("unsubscribed", None, channel=channel, reason="access_revoked"))
+            self.send(conn, Unsubscribed(channel=channel, reason="access_revoked"))
 
     def unsubscribe(self, conn: Connection, channel: str) -> bool:
         sub = conn.subscriptions.get(channel)
@@ -182,8 +202,9 @@ class Hub:
 
     def _open(self, channel: str) -> ChannelState:
         ready = asyncio.get_running_loop().create_future()
-        state = self._channels[channel] = ChannelState(channel, ready)
-        if self._coalesce_hz > 0:
+        kind = self._kinds.of(channel)
+        state = self._channels[channel] = ChannelState(channel, ready, kind)
+        if self._coalesce_hz > 0 and kind is not None and kind.coalesce:
             state.coalescer = Coalescer(
                 lambda offset, event: self._fanout(state, offset, event), hz=self._coalesce_hz
             )
@@ -199,9 +220,9 @@ class Hub:
         if state is None:
             return
         if state.catching_up.pop(conn, None) is None:
-            group = state.groups.get(sub.counters)
+            group = state.groups.get(sub.selection)
             if group is not None and group.pop(conn, 0) is None and not group:
-                del state.groups[sub.counters]
+                del state.groups[sub.selection]
         self._count(state, -1)
         if state.size == 0:
             del self._channels[sub.channel]
@@ -226,23 +247,22 @@ class Hub:
             last = replay.entries[-1][0] if replay.entries else since
         if last is not None and (state.last is None or offset_key(last) > offset_key(state.last)):
             state.last = last
+        recovered = since is not None and not gap
         self.send(
             conn,
-            reply(
-                "subscribed",
-                msg_id,
-                channel=sub.channel,
-                offset=last,
-                recovered=since is not None and not gap,
-            ),
+            Subscribed(channel=sub.channel, offset=last, recovered=recovered, id=msg_id),
         )
         if gap:
-            self.send(conn, resync(sub.channel, last, "history_trimmed"))
+            self.send(conn, Resync(channel=sub.channel, offset=last, reason="history_trimmed"))
+        # The replay has no coalescing; a filter drops what did not change within it.
+        latest = LatestValues()
         for offset, payload in [] if gap else replay.entries:
             event = orjson.loads(payload)
-            if event.get("type") == ACCESS_CHANGED:
+            if not isinstance(event, dict) or event.get("type") == ACCESS_CHANGED:
                 continue  # a control publication, never sent to a client
-            frame = self._frame(sub.channel, offset, event, sub.counters)
+            filter_ = state.kind.filter_for(event) if state.kind else None
+            changed = latest.changed(filter_, event) if filter_ else None
+            frame = self._frame(state.name, offset, event, filter_, sub.selection, changed)
             if frame is not None:
                 self._write(conn, frame)
         seen = offset_key(last) if last is not None else (-1, -1)
@@ -251,7 +271,7 @@ class Hub:
                 self._write(conn, frame)
         sub.buffer = None
         del state.catching_up[conn]
-        state.groups.setdefault(sub.counters, {})[conn] = None
+        state.groups.setdefault(sub.selection, {})[conn] = None
 
     async def _upstream_worker(self) -> None:
         while True:
@@ -284,12 +304,13 @@ class Hub:
         if not isinstance(event, dict):
             log.warning("dropped a publication that is not an object", extra={"channel": channel})
             return
-        if event.get("type") == ACCESS_CHANGED:
+        event_type = _type(event)
+        if event_type == ACCESS_CHANGED:
             self._access_changed(state, event)
         elif state.coalescer is None:
             self._fanout(state, offset, event)
-        elif event.get("type") == "video_update":
-            state.coalescer.offer(offset, event)
+        elif state.kind and (merge := state.kind.coalesce.get(event_type or "")) is not None:
+            state.coalescer.offer(offset, event, merge)
         else:
             state.coalescer.flush()
             self._fanout(state, offset, event)
@@ -303,25 +324,26 @@ class Hub:
             self._on_access(state.name, event)
 
     def _fanout(self, state: ChannelState, offset: str, event: dict[str, Any]) -> None:
-        # Only `video_update` differs by counter filter; anything else is one frame for all.
-        per_filter = event.get("type") == "video_update"
-        frames: dict[Counters, bytes | None] = {}
+        # Only events the kind filters differ by `events` filter; the rest is one frame for all.
+        filter_ = state.kind.filter_for(event) if state.kind else None
+        changed = state.latest.changed(filter_, event) if filter_ else None
+        frames: dict[Selection, bytes | None] = {}
 
-        def frame_for(counters: Counters) -> bytes | None:
-            key = counters if per_filter else None
+        def frame_for(selection: Selection) -> bytes | None:
+            key = selection if filter_ else None
             if key not in frames:
-                frames[key] = self._frame(state.name, offset, event, key)
+                frames[key] = self._frame(state.name, offset, event, filter_, key, changed)
             return frames[key]
 
         state.last = offset
         queue = self._outbox.queue
-        for counters in state.groups:
-            frame = frame_for(counters)
+        for selection in state.groups:
+            frame = frame_for(selection)
             if frame is not None:
-                queue(state, counters, frame)
+                queue(state, selection, frame)
         for sub in state.catching_up.values():
             assert sub.buffer is not None
-            sub.buffer.append((offset, frame_for(sub.counters)))
+            sub.buffer.append((offset, frame_for(sub.selection)))
 
     def flush(self) -> None:
         """Write every queued fan-out frame now (see channels/outbox.py)."""
@@ -335,7 +357,9 @@ class Hub:
         again with `since` replays what was missed from history.
         """
         for state in list(self._channels.values()):
-            notice = message_frame(resync(state.name, state.last, "broker_reconnect"))
+            notice = message_frame(
+                Resync(channel=state.name, offset=state.last, reason="broker_reconnect").wire()
+            )
             for conns in list(state.groups.values()):
                 for conn in list(conns):
                     self._write(conn, notice)
@@ -348,22 +372,29 @@ class Hub:
 
     @staticmethod
     def _frame(
-        channel: str, offset: str, event: dict[str, Any], counters: Counters
+        channel: str,
+        offset: str,
+        event: dict[str, Any],
+        filter_: FieldFilter | None,
+        selection: Selection,
+        changed: frozenset[str] | None,
     ) -> bytes | None:
-        message = {**event, "channel": channel, "offset": offset}
-        if counters is not None and event.get("type") == "video_update":
-            data = event.get("data") or {}
-            selected = {k: v for k, v in data.items() if k in counters}
-            if not selected:
-                return None
-            message["data"] = selected
-        return message_frame(message)
+        """The frame of `event` for subscribers whose `events` filter is `selection`; None
+        when they get none (see `FieldFilter.select`)."""
+        message = (
+            event
+            if filter_ is None or selection is None
+            else filter_.select(event, selection, changed)
+        )
+        if message is None:
+            return None
+        return message_frame({**message, "channel": channel, "offset": offset})
 
     # --- single messages and closing ---------------------------------------------------
 
-    def send(self, conn: Connection, message: dict[str, Any]) -> None:
+    def send(self, conn: Connection, message: ServerMessage) -> None:
         """Send one message to one socket, in order with fan-out frames."""
-        self._write(conn, message_frame(message))
+        self._write(conn, message_frame(message.wire()))
 
     def _write(self, conn: Connection, frame: bytes) -> None:
         if self._outbox.pending:  # fan-out frames queued before this one leave first

@@ -1,11 +1,12 @@
 """Internal channels: node-to-node notices carried by the broker, never by a socket.
 
-A channel named `internal:*` is for the nodes themselves (e.g. `internal:video-lists`: "a
-video changed, clear your list cache"). Each node subscribes upstream to its registered
+A channel named `internal:*` is for the nodes themselves (e.g. a domain's "something changed,
+clear your cache"; the domain names the channel). Each node subscribes upstream to its registered
 internal channels when it starts, on the broker's one pub/sub connection, and the broker's
 listener routes their publications to callbacks before the hub sees anything: they never
-reach the hub's channel map, a fan-out or a socket. Clients cannot subscribe to them either
-(channels/authz.py knows only `video:` and `user:`, so they answer `unknown_channel`).
+reach the hub's channel map, a fan-out or a socket. Clients cannot subscribe to them either:
+no channel kind may take the `internal` prefix (channels/kinds.py), so they answer
+`unknown_channel`.
 
 Guarantees: a callback runs once per publication this node receives on its channel (at most
 once, like every publication), and once more after each broker gap, when publications may
@@ -25,7 +26,6 @@ from channels.broker import Broker, GapListener, Listener
 log = logging.getLogger("streamhub.channels.internal")
 
 PREFIX = "internal:"
-VIDEO_LISTS = "internal:video-lists"
 
 Notice = Callable[[], None]
 

@@ -3,12 +3,16 @@
 Built synchronously by the app factory (routes must exist before the app starts) and started
 and stopped by a cleanup context; `setup` registers the endpoint and the lifecycle hooks.
 
+Domains register their channel kinds (channels/kinds.py) with `register` before the node
+starts; a channel of no registered kind answers `unknown_channel`.
+
 The node also keeps subscriptions authorized after `subscribe`. An access-changed control
 event is handled synchronously by the hub (see channels/hub.py): every local subscriber of the
-channel is checked against the access the event carries, and the ones no longer allowed are
-dropped before the channel's next event. After a broker gap the control events may be lost,
-so every video subscription is checked again against the database; until that finishes (one
-lookup per channel), a subscriber revoked during the outage may still get events.
+channel is checked against the access the event carries (its kind's `AccessRule`), and the
+ones no longer allowed are dropped before the channel's next event. After a broker gap the
+control events may be lost, so every subscription whose kind has an access rule is checked
+again against its lookup; until that finishes (one lookup per channel), a subscriber revoked
+during the outage may still get events.
 
 Internal channels (`internal:*`, channels/internal.py) carry notices between nodes: the server
 registers a callback with `on_internal` before the node starts, and the node subscribes to them
@@ -25,10 +29,10 @@ from typing import Any
 
 from aiohttp import web
 
-from channels.authz import ChannelAuthorizer, VideoAccess, VideoLookup, access_from_event
 from channels.broker import Broker
 from channels.hub import Connection, Hub
 from channels.internal import InternalChannels, Notice
+from channels.kinds import ChannelKind, ChannelKinds
 from channels.limits import MessageRate
 from channels.presence import Presence
 from channels.protocol import CloseCode
@@ -57,7 +61,6 @@ class Node:
         *,
         broker: Broker,
         presence: Presence,
-        video_access: VideoLookup,
         decode_token: TokenDecoder,
         config: NodeConfig,
         node_id: str,
@@ -70,10 +73,12 @@ class Node:
         self.broker = broker
         self.presence = presence
         self.config = config
+        self.kinds = ChannelKinds()
         self.hub = Hub(
             broker,
             max_pending_bytes=config.max_pending_bytes,
             coalesce_hz=config.coalesce_hz,
+            kinds=self.kinds,
             on_count=presence.changed,
             on_access=self._access_changed,
             on_gap=self._reauthorize_later,
@@ -81,11 +86,14 @@ class Node:
         # Replaces the listener the hub registered: internal channels are routed first.
         self._internal = InternalChannels(deliver=self.hub.deliver, on_gap=self.hub.missed)
         broker.set_listener(self._internal.deliver, on_gap=self._internal.missed)
-        self._authorizer = ChannelAuthorizer(video_access)
         self._decode_token = decode_token
         self._limits = SessionLimits(config.max_subscriptions, config.token_grace_s)
         self._sessions: dict[Connection, Session] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+
+    def register(self, kind: ChannelKind[Any]) -> None:
+        """Serve the channels of `kind` (a domain's, see channels/kinds.py); before `start`."""
+        self.kinds.register(kind)
 
     def on_internal(self, channel: str, callback: Notice) -> None:
         """Run `callback` on every notice on `channel` and after broker gaps; before `start`."""
@@ -135,7 +143,7 @@ class Node:
         session = Session(
             conn,
             hub=self.hub,
-            authorizer=self._authorizer,
+            kinds=self.kinds,
             decode_token=self._decode_token,
             limits=self._limits,
             rate=MessageRate(self.config.max_messages_per_second),
@@ -155,12 +163,17 @@ class Node:
 
     def _access_changed(self, channel: str, event: dict[str, Any]) -> None:
         """The hub's access listener: runs before the channel's next event is delivered."""
-        self._revoke(channel, access_from_event(event))
+        kind = self.kinds.of(channel)
+        if kind is None or kind.access is None:
+            log.warning("access change without an access rule", extra={"channel": channel})
+            return
+        self._revoke(channel, kind, kind.access.from_event(event))
 
-    def _revoke(self, channel: str, access: VideoAccess | None) -> None:
+    def _revoke(self, channel: str, kind: ChannelKind[Any], access: Any) -> None:
+        assert kind.access is not None
         for conn in self.hub.subscribers(channel):
             session = self._sessions.get(conn)
-            if not self._authorizer.allows(access, session.principal if session else None):
+            if not kind.access.allows(access, session.principal if session else None):
                 self.hub.revoke(conn, channel)
 
     def _reauthorize_later(self) -> None:
@@ -169,16 +182,19 @@ class Node:
         task.add_done_callback(self._tasks.discard)
 
     async def _reauthorize(self) -> None:
-        """After a broker gap: check every video subscription against the database again."""
-        for channel in [c for c in self.hub.channel_counts() if c.startswith("video:")]:
+        """After a broker gap: check every subscription with an access rule against its lookup."""
+        for channel in list(self.hub.channel_counts()):
+            kind = self.kinds.of(channel)
+            if kind is None or kind.access is None:
+                continue
             try:
-                access = await self._authorizer.video_access(channel)
+                access = await kind.access.lookup(kind.names.parse(channel))
             except Exception as exc:  # keep going: other channels can still be checked
                 log.warning(
                     "re-authorization failed", extra={"channel": channel, "error": repr(exc)}
                 )
                 continue
-            self._revoke(channel, access)
+            self._revoke(channel, kind, access)
 
     def _hello(self) -> dict[str, object]:
         return {

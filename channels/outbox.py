@@ -17,8 +17,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from channels.kinds import Selection
 from channels.stats import HubStats
-from channels.subscriptions import ChannelState, Connection, Counters
+from channels.subscriptions import ChannelState, Connection
 
 
 class Outbox:
@@ -36,16 +37,16 @@ class Outbox:
     def pending(self) -> bool:
         return bool(self._dirty)
 
-    def queue(self, state: ChannelState, counters: Counters, frame: bytes) -> None:
-        """Queue `frame` for the subscribers of `state` whose filter is `counters`."""
+    def queue(self, state: ChannelState, selection: Selection, frame: bytes) -> None:
+        """Queue `frame` for the subscribers of `state` whose filter is `selection`."""
         outbox = state.outbox
         if not outbox:
             if not self._dirty:
                 asyncio.get_running_loop().call_soon(self.flush)
             self._dirty.append(state)
-        queued = outbox.get(counters)
+        queued = outbox.get(selection)
         if queued is None:
-            outbox[counters] = [frame]
+            outbox[selection] = [frame]
         else:
             queued.append(frame)
 
@@ -58,8 +59,8 @@ class Outbox:
         slow: list[Connection] = []
         for state in dirty:
             outbox, state.outbox = state.outbox, {}
-            for counters, frames in outbox.items():
-                conns = state.groups.get(counters)
+            for selection, frames in outbox.items():
+                conns = state.groups.get(selection)
                 if conns:
                     data = frames[0] if len(frames) == 1 else b"".join(frames)
                     self._write_all(conns, data, len(frames), slow)

@@ -1,27 +1,45 @@
-"""The /ws protocol: client messages as one discriminated union, error and close codes.
+"""The /ws protocol: client and server messages as discriminated unions on `type`, error and
+close codes.
 
-docs/PROTOCOL.md is the reference for every message; this module is its executable half.
-Parsing never raises anything but `ProtocolError`, which the session turns into an `error`
-message: an invalid frame is answered, never dropped or allowed to crash the connection.
+docs/PROTOCOL.md is the reference for every message; this module is its executable half
+(tests/unit/test_protocol_doc.py checks the two agree). Parsing never raises anything but
+`ProtocolError`, which the session turns into an `error` message: an invalid frame is
+answered, never dropped or allowed to crash the connection.
+
+Server messages are the core's replies and notices, declared here, and the events domains
+publish: each domain declares its events' models (subclasses of `Event`, in
+handlers/<domain>/events.py) and the composition root joins them to the core's in one
+`ServerMessages` union. Events travel as dicts from the broker and are framed once per
+channel; their models are for publishers and for checking, not for the fan-out path.
 """
 
 from __future__ import annotations
 
 import enum
 import re
-from typing import Annotated, Any, Literal
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_serializer,
+    field_validator,
+)
 
-# Fields a `subscribe` may select in `video_update.data` (CLUTCH's `events`).
-VIDEO_COUNTERS = frozenset({"view_count", "like_count", "dislike_count", "comment_count"})
+# An `events` filter names at most this many fields (each channel kind checks its own).
+MAX_EVENT_FIELDS = 32
 OFFSET_PATTERN = re.compile(r"^\d{1,20}-\d{1,20}$")
 # Both parts of an offset are unsigned 64-bit integers in Redis: a larger `since` would make
 # XRANGE fail, so it is refused here as the client's mistake.
 OFFSET_PART_MAX = 2**64 - 1
-# A control publication on `video:{id}` (channels/authz.py builds it): who may read the
-# channel has changed. Hubs act on it and never send it to a client.
+# A control publication on a channel (channels/authz.py builds it): who may read the channel
+# has changed. Hubs act on it and never send it to a client.
 ACCESS_CHANGED = "_access_changed"
 
 
@@ -77,7 +95,8 @@ class Auth(_Message):
 class Subscribe(_Message):
     type: Literal["subscribe"]
     channel: str = Field(min_length=1, max_length=128)
-    events: list[str] | None = Field(default=None, max_length=len(VIDEO_COUNTERS))
+    # Which fields of the channel's filterable events to receive (the kind says which).
+    events: list[str] | None = Field(default=None, max_length=MAX_EVENT_FIELDS)
     # The last offset the client saw on this channel: what it missed is replayed first.
     since: str | None = Field(default=None, pattern=OFFSET_PATTERN.pattern)
 
@@ -98,6 +117,7 @@ class Ping(_Message):
     type: Literal["ping"]
 
 
+CLIENT_MESSAGES = (Auth, Subscribe, Unsubscribe, Ping)
 ClientMessage = Annotated[Auth | Subscribe | Unsubscribe | Ping, Field(discriminator="type")]
 _client_message: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 
@@ -126,34 +146,159 @@ def _echo_id(data: dict[str, Any]) -> dict[str, Any]:
     return {"id": msg_id} if isinstance(msg_id, str | int) and not isinstance(msg_id, bool) else {}
 
 
-def counter_filter(events: list[str] | None) -> frozenset[str] | None:
-    """The `video_update` fields a subscription wants; None means all of them."""
-    if events is None:
-        return None
-    unknown = sorted(set(events) - VIDEO_COUNTERS)
-    if unknown or not events:
-        raise ProtocolError(
-            ErrorCode.invalid_message,
-            f"events must be a non-empty subset of {sorted(VIDEO_COUNTERS)}",
-            unknown=unknown,
+# --- server messages ---------------------------------------------------------------------
+
+
+class ServerMessage(BaseModel):
+    """A message the server sends; `wire()` is the JSON object that goes out."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Fields left out of the wire form when None (an absent `id`, an absent detail).
+    omitted_when_none: ClassVar[frozenset[str]] = frozenset()
+
+    def wire(self) -> dict[str, Any]:
+        omitted = self.omitted_when_none
+        return {
+            k: v
+            for k, v in self.model_dump(mode="json").items()
+            if v is not None or k not in omitted
+        }
+
+
+MessageId = str | int | None  # echoed from the client message a reply answers
+
+
+class Connected(ServerMessage):
+    type: Literal["connected"] = "connected"
+    user_id: str | None
+    node: str
+    heartbeat_seconds: float
+    max_message_bytes: int
+    max_subscriptions: int
+
+
+class Subscribed(ServerMessage):
+    omitted_when_none = frozenset({"id"})
+    type: Literal["subscribed"] = "subscribed"
+    channel: str
+    offset: str | None  # where the client stands once it has read the replay that follows
+    recovered: bool
+    id: MessageId = None
+
+
+class Unsubscribed(ServerMessage):
+    omitted_when_none = frozenset({"reason", "id"})
+    type: Literal["unsubscribed"] = "unsubscribed"
+    channel: str
+    reason: Literal["access_revoked"] | None = None  # the server ended the subscription
+    id: MessageId = None
+
+
+class Authenticated(ServerMessage):
+    omitted_when_none = frozenset({"id"})
+    type: Literal["authenticated"] = "authenticated"
+    user_id: str
+    expires_at: datetime
+    id: MessageId = None
+
+    @field_serializer("expires_at")
+    def _iso(self, expires_at: datetime) -> str:
+        return expires_at.isoformat()
+
+
+class Pong(ServerMessage):
+    omitted_when_none = frozenset({"id"})
+    type: Literal["pong"] = "pong"
+    id: MessageId = None
+
+
+class Resync(ServerMessage):
+    """The subscriber's live stream of `channel` has a gap (reasons: docs/PROTOCOL.md)."""
+
+    type: Literal["resync"] = "resync"
+    channel: str
+    offset: str | None
+    reason: Literal["history_trimmed", "broker_reconnect"]
+
+
+class TokenExpired(ServerMessage):
+    type: Literal["token_expired"] = "token_expired"
+    grace_seconds: float
+
+
+class FieldError(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    field: str
+    message: str
+
+
+class Error(ServerMessage):
+    omitted_when_none = frozenset({"id", "errors", "unknown", "channel"})
+    type: Literal["error"] = "error"
+    code: ErrorCode
+    message: str
+    id: MessageId = None
+    errors: list[FieldError] | None = None  # invalid_message: what failed validation
+    unknown: list[str] | None = None  # invalid_message: `events` fields the channel lacks
+    channel: str | None = None  # the channel a subscribe was refused (when not in the id)
+
+
+CORE_MESSAGES: tuple[type[ServerMessage], ...] = (
+    Connected,
+    Subscribed,
+    Unsubscribed,
+    Authenticated,
+    Pong,
+    Resync,
+    TokenExpired,
+    Error,
+)
+
+
+class Event(ServerMessage):
+    """An event a domain publishes on a channel: subclass it with a `type` Literal.
+
+    Subscribers read it with two more fields the hub adds, `channel` and `offset`.
+    """
+
+
+def delivered(event: type[Event]) -> type[ServerMessage]:
+    """The model of `event` as a subscriber reads it: its fields plus `channel` and `offset`."""
+    namespace = {"__annotations__": {"channel": str, "offset": str}, "__module__": __name__}
+    return type(event.__name__, (event,), namespace)
+
+
+class ServerMessages:
+    """Every message the server may send: the core's plus the events domains declare."""
+
+    def __init__(self, events: Iterable[type[Event]]) -> None:
+        self.members: tuple[type[ServerMessage], ...] = (
+            *CORE_MESSAGES,
+            *(delivered(event) for event in events),
         )
-    return frozenset(events)
+        types = [message_type(member) for member in self.members]
+        duplicates = sorted({t for t in types if types.count(t) > 1})
+        if duplicates:
+            raise ValueError(f"server message types declared twice: {duplicates}")
+        self.types = frozenset(types)
+        union: Any = Union[self.members]  # noqa: UP007 (a union built at run time)
+        self._adapter: TypeAdapter[ServerMessage] = TypeAdapter(
+            Annotated[union, Field(discriminator="type")]
+        )
+
+    def validate(self, message: Mapping[str, Any]) -> ServerMessage:
+        """The model `message` is an instance of; raises pydantic's ValidationError."""
+        return self._adapter.validate_python(message)
 
 
-def error(code: ErrorCode, message: str, **extra: Any) -> dict[str, Any]:
-    return {"type": "error", "code": code.value, "message": message, **extra}
+def message_type(model: type[BaseModel]) -> str:
+    """The `type` a message model declares (its Literal)."""
+    (value,) = get_args(model.model_fields["type"].annotation)
+    return str(value)
 
 
-def reply(kind: str, msg_id: str | int | None, **fields: Any) -> dict[str, Any]:
-    message: dict[str, Any] = {"type": kind, **fields}
-    if msg_id is not None:
-        message["id"] = msg_id
-    return message
-
-
-def resync(channel: str, offset: str | None, reason: str) -> dict[str, Any]:
-    """Tell a subscriber its live stream of `channel` has a gap (reasons: docs/PROTOCOL.md)."""
-    return {"type": "resync", "channel": channel, "offset": offset, "reason": reason}
+def error(code: ErrorCode, message: str, **extra: Any) -> Error:
+    return Error(code=code, message=message, **extra)
 
 
 def offset_key(offset: str) -> tuple[int, int]:

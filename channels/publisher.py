@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from channels.broker import Broker
+from channels.protocol import ServerMessage
 
 log = logging.getLogger("streamhub.channels.publisher")
 
@@ -25,7 +26,12 @@ class Publisher:
 
     async def publish(self, channel: str, event: Mapping[str, Any] | BaseModel) -> bool:
         """Publish `event` on `channel`; False (and a log line) if it could not be published."""
-        message = event.model_dump(mode="json") if isinstance(event, BaseModel) else event
+        if isinstance(event, ServerMessage):
+            message = event.wire()
+        elif isinstance(event, BaseModel):
+            message = event.model_dump(mode="json")
+        else:
+            message = dict(event)
         try:
             await self.broker.publish(channel, message)
         except Exception:

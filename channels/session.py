@@ -17,21 +17,26 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from channels.authz import ChannelAuthorizer, Principal
+from channels.authz import Principal
 from channels.hub import Connection, Hub
+from channels.kinds import ChannelKinds
 from channels.limits import ConnectionSlots, MessageRate
 from channels.protocol import (
     Auth,
+    Authenticated,
     CloseCode,
+    Connected,
     ErrorCode,
     Ping,
+    Pong,
     ProtocolError,
+    ServerMessage,
     Subscribe,
+    TokenExpired,
     Unsubscribe,
-    counter_filter,
+    Unsubscribed,
     error,
     parse_client_message,
-    reply,
 )
 from core.errors import Unauthorized
 
@@ -56,8 +61,8 @@ class SocketSlots:
 
 class Session:
     __slots__ = (
-        "_authorizer", "_decode", "_expiry", "_hub", "_ip", "_limits", "_rate", "_slot",
-        "_slots", "_throttled", "conn", "principal",
+        "_decode", "_expiry", "_hub", "_ip", "_kinds", "_limits", "_rate", "_slot", "_slots",
+        "_throttled", "conn", "principal",
     )  # fmt: skip
 
     def __init__(
@@ -65,7 +70,7 @@ class Session:
         conn: Connection,
         *,
         hub: Hub,
-        authorizer: ChannelAuthorizer,
+        kinds: ChannelKinds,
         decode_token: TokenDecoder,
         limits: SessionLimits,
         rate: MessageRate | None = None,
@@ -75,7 +80,7 @@ class Session:
         self.conn = conn
         self.principal: Principal | None = None
         self._hub = hub
-        self._authorizer = authorizer
+        self._kinds = kinds
         self._decode = decode_token
         self._limits = limits
         self._expiry: asyncio.TimerHandle | None = None
@@ -98,7 +103,7 @@ class Session:
         if not await self._claim_slot():
             return
         user_id = self.principal.user_id if self.principal else None
-        self._send({"type": "connected", "user_id": user_id, **hello})
+        self._send(Connected(user_id=user_id, **hello))
         async for msg in self.conn.ws:
             if self.conn.closing:
                 break
@@ -172,7 +177,7 @@ class Session:
                 self._reauthenticate(message)
                 await self._claim_slot()  # a socket that signs in late counts from now
             elif isinstance(message, Ping):
-                self._send(reply("pong", msg_id))
+                self._send(Pong(id=msg_id))
         except ProtocolError as exc:
             if message is None:
                 self._hub.stats.message_in("invalid")
@@ -189,7 +194,9 @@ class Session:
             )
 
     async def _subscribe(self, message: Subscribe) -> None:
-        counters = counter_filter(message.events)
+        channel, principal = message.channel, self.principal
+        kind, ident = self._kinds.resolve(channel)
+        selection = kind.selection(message.events)
         subscriptions = self.conn.subscriptions
         if (
             message.channel not in subscriptions
@@ -199,40 +206,34 @@ class Session:
                 ErrorCode.too_many_subscriptions,
                 f"At most {self._limits.max_subscriptions} channels per connection",
             )
-        channel, principal = message.channel, self.principal
         mark = self._hub.access_mark(channel)  # before the check: see Hub.subscribe
-        await self._authorizer.check(channel, principal)
+        await kind.check(ident, principal)
         # Subscribing again replaces the old subscription (new filter, new recovery point).
         self._hub.unsubscribe(self.conn, channel)
         active = await self._hub.subscribe(
             self.conn,
             channel,
-            counters,
+            selection,
             message.since,
             message.id,
             checked=mark,
-            recheck=lambda: self._authorizer.check(channel, principal),
+            recheck=lambda: kind.check(ident, principal),
         )
         if not active and not self.conn.closing:  # access revoked while it caught up
-            raise ProtocolError(ErrorCode.not_found, "No such video", channel=channel)
+            raise kind.refusal(channel=channel)
 
     def _unsubscribe(self, message: Unsubscribe) -> None:
         if not self._hub.unsubscribe(self.conn, message.channel):
             raise ProtocolError(
                 ErrorCode.not_subscribed, "Not subscribed to this channel", channel=message.channel
             )
-        self._send(reply("unsubscribed", message.id, channel=message.channel))
+        self._send(Unsubscribed(channel=message.channel, id=message.id))
 
     def _reauthenticate(self, message: Auth) -> None:
         previous = self.principal
         principal = self._authenticate(message.token, keep=previous)
         self._send(
-            reply(
-                "authenticated",
-                message.id,
-                user_id=principal.user_id,
-                expires_at=principal.expires_at.isoformat(),
-            )
+            Authenticated(user_id=principal.user_id, expires_at=principal.expires_at, id=message.id)
         )
 
     def _authenticate(self, token: str, *, keep: Principal | None = None) -> Principal:
@@ -257,14 +258,14 @@ class Session:
 
     def _token_expired(self) -> None:
         grace = self._limits.token_grace_s
-        self._send({"type": "token_expired", "grace_seconds": grace})
+        self._send(TokenExpired(grace_seconds=grace))
         self._expiry = asyncio.get_running_loop().call_later(grace, self._grace_over)
 
     def _grace_over(self) -> None:
         self._expiry = None
         self._hub.kick(self.conn, CloseCode.policy, "token expired")
 
-    def _send(self, message: dict[str, Any]) -> None:
+    def _send(self, message: ServerMessage) -> None:
         self._hub.send(self.conn, message)
 
 

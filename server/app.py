@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -21,15 +20,12 @@ from aiohttp import web
 from prometheus_client import Gauge
 from redis.asyncio import Redis
 
-from channels.authz import VideoAccess
 from channels.publisher import Publisher
-from core.errors import NotFound
 from handlers.accounts import routes as accounts
 from handlers.health import routes as health
 from handlers.live import routes as live
 from handlers.social import comment_routes
 from handlers.social import routes as social
-from handlers.videos import events as video_events
 from handlers.videos import routes as videos
 from handlers.videos.jobs import FLUSH_VIEWS
 from jobs.metrics import JobsCollector
@@ -41,7 +37,6 @@ from server.http.auth import TOKENS
 from server.http.middleware import access_log, cors_middleware, errors, security_headers
 from server.services import Services, build_services, token_service
 from storage import db, jobs, migrate
-from storage.videos import videos as video_rows
 
 log = logging.getLogger("streamhub.app")
 
@@ -122,13 +117,7 @@ def create_app(settings: Settings) -> web.Application:
     app[TRUSTED_PROXIES] = parse_networks(settings.trusted_proxies)
     app.cleanup_ctx.append(engines_ctx(settings, pool, redis))
 
-    async def video_access(video_id: uuid.UUID) -> VideoAccess | None:
-        try:
-            return video_events.video_access(await video_rows.get(pool, video_id))
-        except NotFound:
-            return None
-
-    node = realtime.build_node(settings, tokens=tokens, video_access=video_access)
+    node = realtime.build_node(settings, tokens=tokens)
     services = build_services(
         settings,
         pool=pool,
@@ -138,7 +127,7 @@ def create_app(settings: Settings) -> web.Application:
         presence=node.presence,
     )
     _serve_domains(app, services)
-    realtime.serve(app, node, lists_changed=services.videos.lists.invalidate)
+    realtime.serve(app, node, services)
 
     node_metrics = metrics.setup(
         app, allowed_networks=settings.metrics_allowed_networks, token=settings.metrics_token

@@ -1,30 +1,38 @@
 """Composition root, realtime part: builds this node's broker, presence and hub from settings
-and wires in what only the domains know (who may read a video's channel, which internal
-notices clear which caches). Imported by server/app.py only."""
+and wires in what only the domains know: their channel kinds (who may subscribe, what
+coalesces, what an `events` filter selects), the events they publish (`MESSAGES`, the server
+side of docs/PROTOCOL.md), which internal notices clear which caches. Imported by
+server/app.py only (and by tests that check the protocol document)."""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from aiohttp import web
 
-from channels import internal
 from channels import node as realtime
-from channels.authz import Principal, VideoAccess
+from channels.authz import Principal
 from channels.broker import Broker, MemoryBroker
 from channels.limits import ConnectionSlots
 from channels.presence import MemoryPresence, Presence, RedisPresence
+from channels.protocol import ServerMessages
 from channels.redis_broker import RedisBroker
 from channels.session import SocketSlots
 from core.tokens import TokenService
+from handlers.accounts import events as account_events
+from handlers.live import events as live_events
+from handlers.social import events as social_events
+from handlers.videos import events as video_events
 from server.config import Settings
 from server.http.addresses import caller_ip
+from server.services import Services
 
 log = logging.getLogger("streamhub.realtime")
 
-VideoLookup = Callable[[uuid.UUID], Awaitable[VideoAccess | None]]
+# Every message a client may receive: the core's and each domain's events.
+MESSAGES = ServerMessages((*video_events.EVENTS, *social_events.EVENTS, *live_events.EVENTS))
 
 
 def node_config(settings: Settings) -> realtime.NodeConfig:
@@ -82,16 +90,13 @@ def _principal(tokens: TokenService) -> Callable[[str], Principal]:
     return decode
 
 
-def build_node(
-    settings: Settings, *, tokens: TokenService, video_access: VideoLookup
-) -> realtime.Node:
+def build_node(settings: Settings, *, tokens: TokenService) -> realtime.Node:
     """This node's hub, broker and presence (not started: `serve` ties them to the app)."""
     node_id = uuid.uuid4().hex[:12]  # names this process in presence and in `connected`
     broker, presence = engines(settings, node_id)
     return realtime.Node(
         broker=broker,
         presence=presence,
-        video_access=video_access,
         decode_token=_principal(tokens),
         config=node_config(settings),
         node_id=node_id,
@@ -100,9 +105,11 @@ def build_node(
     )
 
 
-def serve(app: web.Application, node: realtime.Node, *, lists_changed: Callable[[], None]) -> None:
-    """Serve /ws with `node`; a video written on any node (or a broker gap) runs
-    `lists_changed` here."""
-    node.on_internal(internal.VIDEO_LISTS, lists_changed)
+def serve(app: web.Application, node: realtime.Node, services: Services) -> None:
+    """Serve /ws with `node` and the domains' channel kinds; a video written on any node (or
+    a broker gap) clears this node's list cache."""
+    node.register(video_events.channel_kind(services.videos.channel_access))
+    node.register(account_events.channel_kind())
+    node.on_internal(video_events.LISTS_CHANNEL, services.videos.lists.invalidate)
     app[realtime.REALTIME] = node
     realtime.setup(app, node)

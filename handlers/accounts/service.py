@@ -19,6 +19,7 @@ import asyncpg
 from core import passwords
 from core.errors import Conflict, Forbidden, Unauthorized
 from core.tokens import AccessClaims, TokenService, hash_token
+from handlers.accounts.events import user_channel as user_channel  # for other domains
 from storage.accounts import refresh_tokens, users
 from storage.accounts.refresh_tokens import RotationOutcome
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from pydantic import BaseModel
-
+from channels.protocol import Event
 from server.http.models import RequestModel
 
 LiveState = Literal["live", "offline"]
@@ -16,7 +15,9 @@ class LiveRequest(RequestModel):
     status: LiveState
 
 
-class LiveStream(BaseModel):
+class LiveStream(Event):
+    """The REST answer, and the event published on `video:{id}` (handlers/live/events.py)."""
+
     type: Literal["live_stream"] = "live_stream"
     video_id: uuid.UUID
     status: LiveState

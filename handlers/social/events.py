@@ -8,16 +8,54 @@ interaction). Publishing follows `channels.publisher.Publisher`'s failure policy
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from typing import Literal
 
+from pydantic import BaseModel, ConfigDict
+
+from channels.protocol import Event
 from channels.publisher import Publisher
+from core.tokens import AccessClaims
+from handlers.accounts.service import user_channel
 from handlers.social.comment_models import CommentOut
 from handlers.videos.service import video_channel
 from storage.social.comments import Comment
 
 
-def user_channel(user_id: uuid.UUID | str) -> str:
-    return f"user:{user_id}"
+class NewComment(Event):
+    type: Literal["new_comment"] = "new_comment"
+    video_id: uuid.UUID
+    comment: CommentOut
+
+
+class CommentUpdated(Event):
+    type: Literal["comment_updated"] = "comment_updated"
+    video_id: uuid.UUID
+    comment: CommentOut
+
+
+class CommentDeleted(Event):
+    type: Literal["comment_deleted"] = "comment_deleted"
+    video_id: uuid.UUID
+    comment_id: uuid.UUID
+
+
+class Follower(BaseModel):
+    """The new follower as their token shows them (no round trip to read their profile)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: uuid.UUID
+    username: str
+    display_name: str
+    avatar_url: str
+
+
+class NewFollower(Event):
+    type: Literal["new_follower"] = "new_follower"
+    follower: Follower
+
+
+EVENTS: tuple[type[Event], ...] = (NewComment, CommentUpdated, CommentDeleted, NewFollower)
 
 
 class SocialEvents:
@@ -27,22 +65,22 @@ class SocialEvents:
     async def comment(
         self, kind: Literal["new_comment", "comment_updated"], comment: Comment
     ) -> None:
-        await self.publisher.publish(
-            video_channel(comment.video_id),
-            {
-                "type": kind,
-                "video_id": str(comment.video_id),
-                "comment": CommentOut.of(comment, for_everyone=True).model_dump(mode="json"),
-            },
-        )
+        shown = CommentOut.of(comment, for_everyone=True)
+        model = NewComment if kind == "new_comment" else CommentUpdated
+        event = model(video_id=comment.video_id, comment=shown)
+        await self.publisher.publish(video_channel(comment.video_id), event)
 
     async def comment_deleted(self, video_id: uuid.UUID, comment_id: uuid.UUID) -> None:
-        await self.publisher.publish(
-            video_channel(video_id),
-            {"type": "comment_deleted", "video_id": str(video_id), "comment_id": str(comment_id)},
-        )
+        event = CommentDeleted(video_id=video_id, comment_id=comment_id)
+        await self.publisher.publish(video_channel(video_id), event)
 
-    async def new_follower(self, followed_id: uuid.UUID, follower: dict[str, Any]) -> None:
-        await self.publisher.publish(
-            user_channel(followed_id), {"type": "new_follower", "follower": follower}
+    async def new_follower(self, followed_id: uuid.UUID, follower: AccessClaims) -> None:
+        event = NewFollower(
+            follower=Follower(
+                id=uuid.UUID(follower.user_id),
+                username=follower.username,
+                display_name=follower.display_name,
+                avatar_url=follower.avatar_url,
+            )
         )
+        await self.publisher.publish(user_channel(followed_id), event)

@@ -69,15 +69,7 @@ class SocialService:
             self.db, follower=self._not_self(target, viewer), following=target
         )
         if change.changed:
-            await self.events.new_follower(
-                target,
-                {
-                    "id": viewer.user_id,
-                    "username": viewer.username,
-                    "display_name": viewer.display_name,
-                    "avatar_url": viewer.avatar_url,
-                },
-            )
+            await self.events.new_follower(target, viewer)
         return change
 
     async def unfollow(self, target: uuid.UUID, *, viewer: AccessClaims) -> FollowChange:

@@ -16,7 +16,7 @@ import asyncpg
 from core.aio import both
 from core.errors import Forbidden, NotFound
 from core.tokens import AccessClaims
-from handlers.videos.events import VideoEvents, video_channel
+from handlers.videos.events import VideoAccess, VideoEvents, video_access, video_channel
 from handlers.videos.lists import VideoLists
 from handlers.videos.models import VideoListQuery
 from handlers.videos.view_buffer import ViewBuffer, viewer_key
@@ -59,6 +59,13 @@ class VideoService:
         if video.author.id != caller_id(viewer) and viewer.role != "admin":
             raise Forbidden("Only the video's author or an admin can change it")
         return video
+
+    async def channel_access(self, video_id: uuid.UUID) -> VideoAccess | None:
+        """Who may follow `video:{id}` now (None: no such video); the realtime node asks."""
+        try:
+            return video_access(await videos.get(self.db, video_id))
+        except NotFound:
+            return None
 
     # --- reads ------------------------------------------------------------------------
 

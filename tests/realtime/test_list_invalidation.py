@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from channels import internal
 from channels.node import REALTIME
+from handlers.videos.events import LISTS_CHANNEL
 from server.app import create_app
 from tests.api.test_video_lists import insert_elsewhere, listed
 from tests.conftest import make_settings
@@ -113,7 +113,7 @@ async def test_the_memory_broker_takes_the_same_path(client: Any) -> None:
     assert await listed(client) == (["mine"], 1)
     await insert_elsewhere(client, author.id, "theirs")
     assert await listed(client) == (["mine"], 1)
-    await client.app[REALTIME].broker.publish(internal.VIDEO_LISTS, {"type": "video_lists_changed"})
+    await client.app[REALTIME].broker.publish(LISTS_CHANNEL, {"type": "video_lists_changed"})
     assert await listed(client) == (["theirs", "mine"], 2)
 
 
@@ -121,10 +121,10 @@ async def test_clients_cannot_subscribe_to_or_receive_internal_channels(hub: Hub
     account = await hub.accounts.register(role="creator")
     video = await hub.create_video(account["user"]["id"])
     ws = await hub.connect()
-    reply = await ws.subscribe(internal.VIDEO_LISTS, id=1)
+    reply = await ws.subscribe(LISTS_CHANNEL, id=1)
     assert reply["type"] == "error" and reply["code"] == "unknown_channel", reply
     assert (await ws.subscribe(f"video:{video}"))["type"] == "subscribed"
 
-    await hub.app[REALTIME].broker.publish(internal.VIDEO_LISTS, {"type": "video_lists_changed"})
+    await hub.app[REALTIME].broker.publish(LISTS_CHANNEL, {"type": "video_lists_changed"})
     assert await ws.nothing_within(0.3)
     await ws.close()

@@ -69,6 +69,61 @@ async def test_fanout_encodes_once_and_filters_counters(
     assert len(encoded) == 3, "one encode per distinct filter"
 
 
+async def test_a_field_filter_gets_no_frame_when_its_fields_did_not_change(hub: Hub) -> None:
+    """Every `video_update` carries all four counters; `events: ["like_count"]` is sent one
+    only when the likes changed."""
+    video = await _video(hub)
+    channel = f"video:{video}"
+    everything, likes_only = await hub.connect(), await hub.connect()
+    await everything.subscribe(channel)
+    await likes_only.subscribe(channel, events=["like_count"])
+    broker = hub.app[REALTIME].broker
+    counts = {"view_count": 1, "like_count": 0, "dislike_count": 0, "comment_count": 0}
+    await broker.publish(channel, _update(video, **counts))
+    assert (await everything.recv())["data"] == counts
+    assert (await likes_only.recv())["data"] == {"like_count": 0}, "the first tells the value"
+    for views in range(2, 6):
+        await broker.publish(channel, _update(video, **{**counts, "view_count": views}))
+    await broker.publish(channel, _comment(video, 1))  # a marker after the view-only updates
+    seen = [await everything.recv()]
+    while seen[-1]["type"] != "new_comment":
+        seen.append(await everything.recv())
+    assert seen[-2]["data"] == {**counts, "view_count": 5}, "the others still get every update"
+    assert (await likes_only.recv())["type"] == "new_comment", "no frame for views alone"
+    await broker.publish(channel, _update(video, **{**counts, "view_count": 6, "like_count": 1}))
+    assert (await likes_only.recv())["data"] == {"like_count": 1}
+    for ws in (everything, likes_only):
+        await ws.close()
+
+
+async def test_a_field_filter_over_the_api_views_do_not_wake_a_likes_subscriber(hub: Hub) -> None:
+    video = await _video(hub)
+    channel = f"video:{video}"
+    everything, likes_only = await hub.connect(), await hub.connect()
+    await everything.subscribe(channel)
+    await likes_only.subscribe(channel, events=["like_count"])
+    fan = await hub.accounts.register()
+    client = hub.accounts.client
+
+    async def react(action: str) -> None:
+        resp = await client.post(
+            f"/api/videos/{video}/like", json={"action": action}, headers=fan["headers"]
+        )
+        assert resp.status == 200, await resp.text()
+
+    await react("like")
+    assert (await likes_only.recv())["data"] == {"like_count": 1}
+    assert (await everything.recv())["data"]["like_count"] == 1
+    viewed = await client.post(f"/api/videos/{video}/view", headers=fan["headers"])
+    assert viewed.status == 200, await viewed.text()
+    update = await everything.recv()  # the view was published (and sent on its own)
+    assert update["data"] == {**update["data"], "view_count": 1, "like_count": 1}
+    await react("remove")
+    assert (await likes_only.recv())["data"] == {"like_count": 0}, "nothing for the view"
+    for ws in (everything, likes_only):
+        await ws.close()
+
+
 async def test_bursts_coalesce_and_the_last_value_arrives(hub: Hub) -> None:
     video = await _video(hub)
     ws = await hub.connect()

@@ -200,3 +200,23 @@ async def connect_raw(hub: Hub, *, token: str) -> WsClient:
         hub.ws_url, additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=5
     )
     return WsClient(conn)
+
+
+async def test_an_events_filter_names_fields_of_the_channels_kind(hub: Hub) -> None:
+    """`events` selects counters on `video:{id}`; `user:{id}` has nothing to select."""
+    account, token = await _creator(hub)
+    video = await hub.create_video(account["user"]["id"])
+    ws = await hub.connect(token=token)
+    refused = await ws.subscribe(f"video:{video}", events=["dislikes"], id=6)
+    assert refused == {
+        "type": "error",
+        "code": "invalid_message",
+        "message": "events must be a non-empty subset of "
+        "['comment_count', 'dislike_count', 'like_count', 'view_count']",
+        "id": 6,
+        "unknown": ["dislikes"],
+    }
+    own = f"user:{account['user']['id']}"
+    assert (await ws.subscribe(own, events=["like_count"]))["code"] == "invalid_message"
+    assert (await ws.subscribe(own))["type"] == "subscribed"
+    await ws.close()

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from channels import internal
 from channels.internal import InternalChannels
+from handlers.videos.events import LISTS_CHANNEL
 from tests.ws_support import (  # noqa: F401 - fixtures
     Hub,
     broker_name_fixture,
@@ -20,8 +20,8 @@ def test_internal_publications_and_gaps_go_to_callbacks_the_rest_to_the_hub() ->
     router = InternalChannels(
         deliver=lambda *args: seen.append(("hub", *args)), on_gap=lambda: seen.append("gap")
     )
-    router.register(internal.VIDEO_LISTS, lambda: seen.append("lists"))
-    router.deliver(internal.VIDEO_LISTS, "1-0", b"{}")
+    router.register(LISTS_CHANNEL, lambda: seen.append("lists"))
+    router.deliver(LISTS_CHANNEL, "1-0", b"{}")
     router.deliver("internal:nobody-listens", "1-0", b"{}")
     router.deliver("video:x", "2-0", b"{}")
     router.missed()
@@ -33,8 +33,8 @@ def test_internal_publications_and_gaps_go_to_callbacks_the_rest_to_the_hub() ->
 def test_a_failing_callback_does_not_stop_delivery() -> None:
     seen: list[str] = []
     router = InternalChannels(deliver=lambda *_: seen.append("hub"), on_gap=lambda: None)
-    router.register(internal.VIDEO_LISTS, lambda: 1 / 0 and None)
-    router.deliver(internal.VIDEO_LISTS, "1-0", b"{}")
+    router.register(LISTS_CHANNEL, lambda: 1 / 0 and None)
+    router.deliver(LISTS_CHANNEL, "1-0", b"{}")
     router.missed()
     router.deliver("video:x", "2-0", b"{}")
     assert seen == ["hub"]

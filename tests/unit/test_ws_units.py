@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import orjson
@@ -11,7 +12,9 @@ import pytest
 from channels.broker import OffsetClock, replay_after
 from channels.coalescer import Coalescer
 from channels.frames import text_frame
-from channels.protocol import ProtocolError, Subscribe, counter_filter, parse_client_message
+from channels.kinds import merge_latest
+from channels.protocol import ProtocolError, Subscribe, parse_client_message
+from handlers.videos.events import channel_kind
 
 
 class Clock:
@@ -26,11 +29,14 @@ async def test_coalescer_caps_the_rate_and_flushes_the_last_value() -> None:
     clock = Clock()
     sent: list[tuple[str, dict[str, Any]]] = []
     coalescer = Coalescer(lambda o, e: sent.append((o, e)), hz=10, clock=clock)
-    coalescer.offer("1-0", {"type": "video_update", "data": {"view_count": 1, "like_count": 0}})
+    merge = merge_latest("data")
+    coalescer.offer(
+        "1-0", {"type": "video_update", "data": {"view_count": 1, "like_count": 0}}, merge
+    )
     assert len(sent) == 1, "the first update of a quiet channel leaves at once"
     for n in range(2, 50):
-        coalescer.offer(f"{n}-0", {"type": "video_update", "data": {"view_count": n}})
-    coalescer.offer("50-0", {"type": "video_update", "data": {"like_count": 7}})
+        coalescer.offer(f"{n}-0", {"type": "video_update", "data": {"view_count": n}}, merge)
+    coalescer.offer("50-0", {"type": "video_update", "data": {"like_count": 7}}, merge)
     assert len(sent) == 1, "the burst waits for the next slot"
     clock.now = 0.1
     coalescer.flush()  # what the timer does
@@ -38,7 +44,7 @@ async def test_coalescer_caps_the_rate_and_flushes_the_last_value() -> None:
         "50-0",
         {"type": "video_update", "data": {"view_count": 49, "like_count": 7}},
     )
-    coalescer.offer("51-0", {"type": "video_update", "data": {"view_count": 50}})
+    coalescer.offer("51-0", {"type": "video_update", "data": {"view_count": 50}}, merge)
     assert len(sent) == 2, "still within 1/hz of the last send"
     coalescer.close()
 
@@ -46,8 +52,9 @@ async def test_coalescer_caps_the_rate_and_flushes_the_last_value() -> None:
 async def test_coalescer_timer_delivers_the_trailing_update() -> None:
     sent: list[str] = []
     coalescer = Coalescer(lambda o, e: sent.append(o), hz=50)
+    merge = merge_latest("data")
     for n in range(5):
-        coalescer.offer(f"{n}-0", {"type": "video_update", "data": {"view_count": n}})
+        coalescer.offer(f"{n}-0", {"type": "video_update", "data": {"view_count": n}}, merge)
     async with asyncio.timeout(30):  # the trailing send is due 1/hz later; allow a slow machine
         while len(sent) < 2:  # noqa: ASYNC110 - the timer is the thing under test
             await asyncio.sleep(0.01)
@@ -81,6 +88,10 @@ def test_text_frames_are_unmasked_final_frames(size: int) -> None:
     assert frame[header:] == payload and len(frame) == header + size
 
 
+async def _no_such_video(_: uuid.UUID) -> None:
+    return None
+
+
 def test_client_messages() -> None:
     message = parse_client_message(
         orjson.dumps({"type": "subscribe", "channel": "video:x", "since": "12-3", "id": 4})
@@ -90,7 +101,8 @@ def test_client_messages() -> None:
                 b' "since": "yesterday"}', b'{"type": "nope"}'):  # fmt: skip
         with pytest.raises(ProtocolError):
             parse_client_message(raw)
-    assert counter_filter(None) is None
-    assert counter_filter(["like_count"]) == frozenset({"like_count"})
+    videos = channel_kind(_no_such_video)
+    assert videos.selection(None) is None
+    assert videos.selection(["like_count"]) == frozenset({"like_count"})
     with pytest.raises(ProtocolError):
-        counter_filter([])
+        videos.selection([])
