@@ -134,8 +134,8 @@ async def get_profile(request: web.Request, *, user: AccessClaims | None) -> Pub
     "/api/users/{user_id}/follow",
     response=FollowResponse,
     auth=Auth.required,
-    errors=(400, 401, 404),
-    summary="Follow a user (idempotent)",
+    errors=(400, 401, 404, 409),
+    summary="Follow a user (idempotent); yourself: 409",
 )
 async def follow(request: web.Request, *, user: AccessClaims) -> FollowResponse:
     change = await _service(request).follow(user_ref(request, user), viewer=user)
@@ -146,8 +146,8 @@ async def follow(request: web.Request, *, user: AccessClaims) -> FollowResponse:
     "/api/users/{user_id}/follow",
     response=FollowResponse,
     auth=Auth.required,
-    errors=(400, 401, 404),
-    summary="Stop following a user (idempotent)",
+    errors=(400, 401, 404, 409),
+    summary="Stop following a user (idempotent); yourself: 409",
 )
 async def unfollow(request: web.Request, *, user: AccessClaims) -> FollowResponse:
     change = await _service(request).unfollow(user_ref(request, user), viewer=user)

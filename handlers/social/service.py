@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from core.errors import Forbidden, ValidationFailed
+from core.errors import Conflict, Forbidden
 from core.tokens import AccessClaims
 from handlers.social.events import SocialEvents
 from storage.accounts import users
@@ -93,7 +93,8 @@ class SocialService:
     def _not_self(target: uuid.UUID, viewer: AccessClaims) -> uuid.UUID:
         me = uuid.UUID(viewer.user_id)
         if target == me:
-            raise ValidationFailed(
+            # A well-formed request the state of things refuses: a conflict, not a bad request.
+            raise Conflict(
                 "You cannot follow yourself", field_errors={"user_id": ["Cannot follow yourself"]}
             )
         return me

@@ -73,8 +73,9 @@ def _operation(ep: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
     if ep.description:
         op["description"] = ep.description
     # Every path parameter is an id (`path_uuid` refuses anything else).
+    id_schema = {"type": "string", "format": "uuid"}
     params = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
+        {"name": name, "in": "path", "required": True, "schema": id_schema}
         for name in ep.path_params
     ]
     if ep.query is not None:

@@ -126,6 +126,26 @@ def refuse_nul(payload: Any) -> None:
         )
 
 
+def _has_whole_floats(value: Any) -> bool:
+    if isinstance(value, float):
+        return value.is_integer()
+    if isinstance(value, dict):
+        return any(_has_whole_floats(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_has_whole_floats(item) for item in value)
+    return False
+
+
+def _whole_floats_as_ints(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _whole_floats_as_ints(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_whole_floats_as_ints(item) for item in value]
+    return value
+
+
 async def read_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
     raw = await request.read()  # raises 413 past client_max_size
     if not raw:
@@ -144,6 +164,9 @@ async def read_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
         raise ValidationFailed("Request body must be a JSON object")
     if b"\\u0000" in raw:  # the only way a NUL gets into valid JSON
         refuse_nul(payload)
+    if _has_whole_floats(payload):
+        # JSON Schema's `integer` includes 120.0; strict validation does not: say it as 120.
+        raw = orjson.dumps(_whole_floats_as_ints(payload))
     try:
         # Strict: JSON `true` is no integer and `"5"` no number, as the OpenAPI types say.
         if raw:

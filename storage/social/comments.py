@@ -15,7 +15,7 @@ from typing import Literal
 
 import asyncpg
 
-from core.errors import NotFound, ValidationFailed
+from core.errors import NotFound
 from storage.db import Conn
 from storage.videos.videos import TRENDING_WEIGHTS
 
@@ -144,7 +144,8 @@ async def create(
                 parent_id, video_id,
             )  # fmt: skip
             if not parent_ok:
-                raise ValidationFailed(
+                # A reference to nothing: 404, as for a missing video (the body itself is valid).
+                raise NotFound(
                     "parent_comment_id is not a comment of this video",
                     field_errors={"parent_comment_id": ["No such comment on this video"]},
                 )

@@ -106,7 +106,7 @@ async def test_replies(client: Any) -> None:
         json={"content": "wrong thread", "parent_comment_id": parent["id"]},
         headers=fan,
     )
-    assert "parent_comment_id" in (await error_of(resp, 400))["field_errors"]
+    assert "parent_comment_id" in (await error_of(resp, 404))["field_errors"]
     await error_of(await client.get(f"/api/comments/{uuid.uuid4()}/replies"), 404)
     await error_of(await client.get("/api/comments/zzz/replies"), 400)
     await error_of(await client.get(f"/api/comments/{parent['id']}/replies?limit=99"), 400)
@@ -173,7 +173,7 @@ async def test_deleted_comment_with_replies_keeps_its_place(client: Any) -> None
         json={"content": "late", "parent_comment_id": parent["id"]},
         headers=fan,
     )
-    await error_of(resp, 400)
+    await error_of(resp, 404)
 
     # The last reply goes: the empty placeholder goes with it.
     await client.delete(f"/api/comments/{reply['id']}", headers=author)

@@ -48,9 +48,9 @@ async def test_follow_unfollow_idempotent_with_counts_and_event(client: Any) -> 
 
 async def test_follow_errors(client: Any) -> None:
     me, headers = await make_user(client)
-    error = await error_of(await client.post(f"/api/users/{me.id}/follow", headers=headers), 400)
-    assert error["code"] == "VALIDATION_ERROR"
-    error = await error_of(await client.post("/api/users/me/follow", headers=headers), 400)
+    error = await error_of(await client.post(f"/api/users/{me.id}/follow", headers=headers), 409)
+    assert error["code"] == "CONFLICT" and "user_id" in error["field_errors"]
+    error = await error_of(await client.post("/api/users/me/follow", headers=headers), 409)
     error = await error_of(
         await client.post(f"/api/users/{uuid.uuid4()}/follow", headers=headers), 404
     )
