@@ -41,6 +41,25 @@ async def test_creator_publishes_a_ready_video_with_the_full_model(client: Any) 
     assert me["profile"]["total_videos"] == 1
 
 
+async def test_quality_variants_carry_only_clutch_keys_that_exist(client: Any) -> None:
+    _, headers = await make_user(client, role="creator")
+    video = await create_video(client, headers)
+    # What a media pipeline might leave behind: a rendition CLUTCH does not name, one not
+    # produced yet (empty) and one that exists.
+    stored = {"720p": "https://cdn.example.com/720.mp4", "1080p": "", "360p": "https://x/360"}
+    await client.app[DB].execute(
+        "UPDATE videos SET quality_variants = $2 WHERE id = $1", uuid.UUID(video["id"]), stored
+    )
+    got = await (await client.get(f"/api/videos/{video['id']}")).json()
+    assert got["quality_variants"] == {"720p": "https://cdn.example.com/720.mp4"}
+    listed = await (await client.get("/api/videos")).json()
+    assert listed["videos"][0]["quality_variants"] == {"720p": "https://cdn.example.com/720.mp4"}
+    doc = await (await client.get("/openapi.json")).json()
+    schema = doc["components"]["schemas"]["QualityVariants"]
+    assert set(schema["properties"]) == {"2160p", "1440p", "1080p", "720p", "480p"}
+    assert schema["additionalProperties"] is False and not schema.get("required")
+
+
 async def test_only_creators_and_admins_publish(client: Any) -> None:
     _, user_headers = await make_user(client)
     _, admin_headers = await make_user(client, role="admin")
