@@ -15,7 +15,7 @@ from handlers.videos.models import (
     ViewRequest,
     ViewResponse,
 )
-from handlers.videos.service import VideoService
+from handlers.videos.service import PUBLISHER_ROLES, VideoService
 from server.http.addresses import caller_ip
 from server.http.models import LikeRequest, LikeResponse, SuccessMessage
 from server.http.pagination import PageQuery, Pagination
@@ -66,8 +66,10 @@ async def get_video(request: web.Request, *, user: AccessClaims | None) -> Video
     response=VideoOut,
     status=201,
     auth=Auth.required,
+    roles=PUBLISHER_ROLES,
     limit="uploads",
-    errors=(400, 401, 403),
+    limit_valid_only=True,  # CLUTCH's 5 uploads per hour count videos made, not attempts
+    errors=(400, 401, 403, 429),
     summary="Publish a video (creators and admins); with a video_url it is ready at once",
 )
 async def create_video(request: web.Request, *, user: AccessClaims, body: VideoCreate) -> VideoOut:

@@ -70,8 +70,16 @@ def _operation(ep: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
         "tags": [ep.tag],
         "operationId": f"{ep.tag}_{ep.handler.__name__}",
     }
-    if ep.description:
-        op["description"] = ep.description
+    notes = [ep.description] if ep.description else []
+    if ep.roles is not None:
+        notes.append(f"Roles: {', '.join(sorted(ep.roles))} (others get 403).")
+    if ep.limit is not None and ep.limit_valid_only:
+        notes.append(
+            f"The `{ep.limit}` rate limit is spent only by requests that pass validation and"
+            " the role check."
+        )
+    if notes:
+        op["description"] = "\n\n".join(notes)
     params = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
         for name in ep.path_params
@@ -94,6 +102,8 @@ def _operation(ep: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
         codes.add(400)
     if ep.limit is not None or ep.path.startswith("/api/"):
         codes.add(429)  # every /api request spends the general budget
+    if ep.roles is not None:
+        codes.add(403)
     if ep.auth is not Auth.none:
         codes.add(401)
         op["security"] = [{"bearerAuth": []}] + ([{}] if ep.auth is Auth.optional else [])
