@@ -20,11 +20,14 @@ from server.http.addresses import caller_ip
 from server.http.models import LikeRequest, LikeResponse, SuccessMessage
 from server.http.pagination import PageQuery, Pagination
 from server.http.routing import Auth, Router, path_uuid
+from storage.videos import videos
 
 # This app's video service, set by the composition root.
 SERVICE = web.AppKey("videos", VideoService)
 
 routes = Router("videos")
+
+FEED_SCOPE = "feed"  # what a cursor of the following feed is valid for
 
 
 def _service(request: web.Request) -> VideoService:
@@ -175,7 +178,9 @@ async def like_video(
 async def following_feed(
     request: web.Request, *, user: AccessClaims, query: PageQuery
 ) -> VideoList:
-    found, total = await _service(request).following_feed(
-        follower=user, page=query.page, limit=query.limit
+    window = query.window(FEED_SCOPE, videos.KEY_TYPES["latest"])
+    found, total = await _service(request).following_feed(follower=user, window=window)
+    return VideoList(
+        videos=[VideoOut.of(v) for v in found.items],
+        pagination=Pagination.of(query, total, found, FEED_SCOPE),
     )
-    return VideoList(videos=[VideoOut.of(v) for v in found], pagination=Pagination.of(query, total))

@@ -15,6 +15,7 @@ import asyncpg
 
 from core.aio import both
 from core.errors import Forbidden, NotFound
+from core.paging import Slice, Window
 from core.tokens import AccessClaims
 from handlers.videos.events import VideoEvents, video_channel
 from handlers.videos.lists import VideoLists
@@ -72,11 +73,11 @@ class VideoService:
         return await self._with_buffered_views(video)
 
     async def following_feed(
-        self, *, follower: AccessClaims, page: int, limit: int
-    ) -> tuple[list[Video], int]:
+        self, *, follower: AccessClaims, window: Window
+    ) -> tuple[Slice[Video], int]:
         """Listed videos of the users `follower` follows, newest first, and their total."""
         where = videos.ListFilter(followed_by=uuid.UUID(follower.user_id))
-        return await videos.list_page(self.db, where, sort="latest", page=page, limit=limit)
+        return await videos.list_page(self.db, where, sort="latest", window=window)
 
     # --- writes -----------------------------------------------------------------------
 

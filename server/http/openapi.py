@@ -96,6 +96,11 @@ def _operation(ep: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
     success: dict[str, Any] = {"description": "Success"}
     if ep.response is not None:
         success["content"] = {"application/json": {"schema": refs[(ep.response, "serialization")]}}
+    if ep.response_headers:
+        success["headers"] = {
+            name: {"description": meaning, "schema": {"type": "string"}}
+            for name, meaning in ep.response_headers.items()
+        }
     responses: dict[str, Any] = {str(ep.status): success}
     codes = set(ep.errors)
     if ep.body is not None or ep.query is not None or ep.path_params:

@@ -44,6 +44,8 @@ class Endpoint:
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
+    # Headers the success answer carries, name -> meaning (for the OpenAPI document).
+    response_headers: dict[str, str] = field(default_factory=dict)
     status: int = 200
     auth: Auth = Auth.none
     errors: tuple[int, ...] = ()

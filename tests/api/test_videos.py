@@ -16,7 +16,9 @@ VIDEO_FIELDS = {
     "like_count", "dislike_count", "comment_count", "author", "tags", "category", "visibility",
     "published_at", "updated_at", "processing_status", "quality_variants", "metrics",
 }  # fmt: skip
-PAGINATION_FIELDS = {"current_page", "total_pages", "total_items", "has_next", "has_prev"}
+PAGINATION_FIELDS = {
+    "current_page", "total_pages", "total_items", "has_next", "has_prev", "next_cursor",
+}  # fmt: skip
 
 
 async def test_creator_publishes_a_ready_video_with_the_full_model(client: Any) -> None:
@@ -141,7 +143,9 @@ async def test_pagination_shape_and_limits(client: Any) -> None:
     assert set(body) == {"videos", "pagination"}
     assert body["pagination"] == {
         "current_page": 2, "total_pages": 3, "total_items": 5, "has_next": True, "has_prev": True,
+        "next_cursor": body["pagination"]["next_cursor"],
     }  # fmt: skip
+    assert isinstance(body["pagination"]["next_cursor"], str)
     assert [v["title"] for v in body["videos"]] == ["video 2", "video 1"]  # latest first
     default = await (await client.get("/api/videos")).json()
     assert len(default["videos"]) == 5 and set(default["pagination"]) == PAGINATION_FIELDS
