@@ -231,6 +231,10 @@ async def test_logout_revokes(client: Any, accounts: Any) -> None:
     assert resp.status == 200 and (await resp.json())["success"] is True
     resp = await client.post("/api/auth/refresh", json={"refresh_token": token})
     assert resp.status == 401
+    error = (await resp.json())["error"]
+    # Signed out is not a stolen token: the client is told it was revoked, not "already used".
+    assert error["details"]["reason"] == "token_revoked"
+    assert "revoked" in error["message"] and "already used" not in error["message"]
 
 
 async def test_torrent_sign_up_and_sign_in(client: Any) -> None:
