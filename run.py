@@ -121,6 +121,7 @@ def main(argv: list[str]) -> int:
             access_log=None,
             print=lambda msg: log.info(msg.strip()),
         )
+    log.info("node stopped")  # after the app's "shutdown complete" and the embedded engines
     return 0
 
 
