@@ -140,7 +140,18 @@ def build(endpoints: list[Endpoint], *, title: str, version: str) -> dict[str, A
         "components": {
             "schemas": defs.get("$defs", {}),
             "securitySchemes": {
-                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": (
+                        "An access token from login, register or refresh. It carries the"
+                        " account's role as it was when the token was issued and keeps it"
+                        " for its whole lifetime (ACCESS_TOKEN_EXPIRE_MINUTES, 15 by default):"
+                        " checks on writes read the role from the token, so a role granted or"
+                        " taken away applies from the next refresh."
+                    ),
+                }
             },
         },
     }

@@ -271,3 +271,9 @@ async def test_sign_in_failure(client: Any) -> None:
         "/api/auth/sign-in", json={"email": "x@example.com", "password": "Nope12345"}
     )
     assert resp.status == 401
+
+
+async def test_the_api_docs_say_a_token_keeps_its_role_for_its_lifetime(client: Any) -> None:
+    doc = await (await client.get("/openapi.json")).json()
+    scheme = doc["components"]["securitySchemes"]["bearerAuth"]
+    assert "role" in scheme["description"] and "lifetime" in scheme["description"]
