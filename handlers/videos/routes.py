@@ -131,6 +131,13 @@ async def delete_video(request: web.Request, *, user: AccessClaims) -> SuccessMe
     auth=Auth.optional,
     errors=(400, 401, 404),
     summary="Count a view (once per viewer per window) and answer the new count",
+    description=(
+        "A viewer is the signed-in account, or for anonymous callers their network (IPv4"
+        " address, IPv6 /64), whatever User-Agent they send: each counts once per video per"
+        " VIEW_DEDUP_WINDOW_SECONDS. An anonymous network counts at most"
+        " VIEW_MAX_ANONYMOUS_PER_IP views per window across all videos; further views answer"
+        " the current count without adding to it."
+    ),
 )
 async def record_view(
     request: web.Request, *, user: AccessClaims | None, body: ViewRequest
@@ -139,7 +146,6 @@ async def record_view(
         path_uuid(request, "video_id"),
         viewer=user,
         client_ip=caller_ip(request),
-        user_agent=request.headers.get("User-Agent"),
         watch_seconds=body.watch_time_seconds or 0.0,
     )
     return ViewResponse(new_view_count=count)
