@@ -75,7 +75,7 @@ class Pagination(BaseModel):
     has_next: bool
     has_prev: bool
     next_cursor: str | None = Field(
-        default=None, description="Pass as `cursor` for the next page; null on the last page"
+        description="Pass as `cursor` for the next page; null on the last page"
     )
 
     @classmethod
