@@ -121,6 +121,7 @@ def main(argv: list[str]) -> int:
             shutdown_timeout=settings.shutdown_timeout,
             on_listening=log.info,
         )
+    log.info("node stopped")  # after the app's "shutdown complete" and the embedded engines
     return 0
 
 

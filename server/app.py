@@ -76,6 +76,24 @@ def engines_ctx(settings: Settings, pool: asyncpg.Pool, redis: Redis) -> Cleanup
     return ctx
 
 
+def log_shutdown(app: web.Application, settings: Settings) -> None:
+    """Log when the graceful shutdown starts (the node has stopped accepting connections and
+    lets in-flight requests finish) and when it ends (every clean-up done, engines closed)."""
+    started: list[float] = []
+
+    async def starting(_: web.Application) -> None:
+        started.append(time.monotonic())
+        log.info("shutdown started", extra={"shutdown_timeout_s": settings.shutdown_timeout})
+
+    async def lifetime(_: web.Application) -> AsyncIterator[None]:
+        yield
+        took = time.monotonic() - started[0] if started else 0.0
+        log.info("shutdown complete", extra={"duration_ms": round(took * 1000, 1)})
+
+    app.on_shutdown.append(starting)
+    app.cleanup_ctx.append(lifetime)
+
+
 def budgets(settings: Settings) -> dict[str, ratelimit.Budget]:
     """CLUTCH's "Rate Limiting" budgets, as configured."""
     return ratelimit.budgets_from(
@@ -115,6 +133,7 @@ def create_app(settings: Settings) -> web.Application:
     tokens = token_service(settings)
     app[SETTINGS], app[DB], app[REDIS], app[TOKENS] = settings, pool, redis, tokens
     app[TRUSTED_PROXIES] = parse_networks(settings.trusted_proxies)
+    log_shutdown(app, settings)  # first: its end runs after every other clean-up
     app.cleanup_ctx.append(engines_ctx(settings, pool, redis))
 
     node = realtime.build_node(settings, tokens=tokens)

@@ -117,9 +117,15 @@ class Settings(BaseSettings):
     view_flush_interval_seconds: float = Field(
         default=2.0, gt=0, le=3600, alias="VIEW_FLUSH_INTERVAL_SECONDS"
     )
-    # The same viewer (account, or IP + user agent) counts once per video in this window.
+    # The same viewer (account; anonymous: IPv4 address or IPv6 /64, whatever its user agent)
+    # counts once per video in this window.
     view_dedup_window_seconds: int = Field(
         default=3600, ge=1, le=30 * 86400, alias="VIEW_DEDUP_WINDOW_SECONDS"
+    )
+    # Anonymous views one IPv4 address or IPv6 /64 may add per window, across all videos;
+    # views past it are answered but not counted. Signed-in views are not capped by it.
+    view_max_anonymous_per_ip: int = Field(
+        default=100, ge=1, le=1_000_000, alias="VIEW_MAX_ANONYMOUS_PER_IP"
     )
     # A view batch some node started flushing this long ago and never finished (the node
     # died) is applied by the next node that flushes. Applying is idempotent either way.

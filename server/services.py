@@ -66,7 +66,11 @@ def build_services(
     presence: Presence,
 ) -> Services:
     lists = VideoLists.create(ttl=settings.list_cache_seconds, budget=settings.list_cache_max_bytes)
-    views = ViewBuffer(redis, dedup_window_seconds=settings.view_dedup_window_seconds)
+    views = ViewBuffer(
+        redis,
+        dedup_window_seconds=settings.view_dedup_window_seconds,
+        anonymous_views_per_ip=settings.view_max_anonymous_per_ip,
+    )
     videos = VideoService(db=pool, views=views, lists=lists, events=VideoEvents(publisher))
     social_events = SocialEvents(publisher)
     return Services(

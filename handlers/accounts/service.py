@@ -127,6 +127,11 @@ class AccountService:
                 "Refresh token was already used; all sessions from it are revoked",
                 details={"reason": "token_reused"},
             )
+        if rotation.outcome is RotationOutcome.revoked:
+            raise Unauthorized(
+                "Refresh token was revoked (signed out); sign in again",
+                details={"reason": "token_revoked"},
+            )
         if rotation.outcome is not RotationOutcome.rotated or rotation.user_id is None:
             raise Unauthorized("Invalid refresh token", details={"reason": rotation.outcome.value})
         user = await users.get(self.db, rotation.user_id)

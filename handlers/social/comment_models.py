@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, RootModel, StringConstraints
 
 from server.http.models import RequestModel
 from server.http.pagination import PageQuery, Pagination
@@ -84,3 +84,7 @@ class CommentOut(BaseModel):
 class CommentList(BaseModel):
     comments: list[CommentOut]
     pagination: Pagination
+
+
+class ReplyList(RootModel[list[CommentOut]]):
+    """CLUTCH's "Array of reply comments": a bare array, its pagination in headers."""

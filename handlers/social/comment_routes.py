@@ -11,11 +11,14 @@ from handlers.social.comment_models import (
     CommentList,
     CommentListQuery,
     CommentOut,
+    ReplyList,
 )
 from handlers.social.comment_service import CommentService
 from server.http.models import LikeRequest, LikeResponse, SuccessMessage
-from server.http.pagination import PageQuery, Pagination
+from server.http.pagination import PAGE_HEADERS, PageQuery, Pagination, page_headers
+from server.http.responses import json_response
 from server.http.routing import Auth, Router, path_uuid
+from storage.social import comments
 
 # This app's comment service, set by the composition root.
 SERVICE = web.AppKey("comments", CommentService)
@@ -38,15 +41,16 @@ def _service(request: web.Request) -> CommentService:
 async def list_comments(
     request: web.Request, *, user: AccessClaims | None, query: CommentListQuery
 ) -> CommentList:
+    scope = f"comments:{query.sort}"
     found, total = await _service(request).thread(
         path_uuid(request, "video_id"),
         viewer=user,
         sort=query.sort,
-        page=query.page,
-        limit=query.limit,
+        window=query.window(scope, comments.KEY_TYPES[query.sort]),
     )
     return CommentList(
-        comments=[CommentOut.of(c) for c in found], pagination=Pagination.of(query, total)
+        comments=[CommentOut.of(c) for c in found.items],
+        pagination=Pagination.of(query, total, found, scope),
     )
 
 
@@ -72,27 +76,36 @@ async def create_comment(
     return CommentOut.of(comment)
 
 
+REPLIES_SCOPE = "replies"  # what a cursor of a reply list is valid for
+
+
 @routes.get(
     "/api/comments/{comment_id}/replies",
     query=PageQuery,
-    response=CommentList,
+    response=ReplyList,
+    response_headers=PAGE_HEADERS,
     auth=Auth.optional,
     errors=(400, 401, 404),
-    summary="Replies to a comment, oldest first",
+    summary="Replies to a comment, oldest first: a JSON array, its pagination in headers",
     description=(
-        'CLUTCH says "Array of reply comments" with page and limit. The answer is '
-        '`{"comments": [...], "pagination": {...}}`, the shape of the comment list, because a '
-        "bare array cannot say whether more pages exist."
+        'CLUTCH\'s "Array of reply comments": the body is the array alone. Pagination travels'
+        ' in headers: `X-Total-Count` (replies in all), `Link` (`rel="next"` while more'
+        " follow; with `page`, also `prev`, `first` and `last`) and `X-Next-Cursor` (pass it"
+        " as `cursor` for the replies after this page)."
     ),
 )
 async def list_replies(
     request: web.Request, *, user: AccessClaims | None, query: PageQuery
-) -> CommentList:
+) -> web.Response:
     found, total = await _service(request).replies(
-        path_uuid(request, "comment_id"), viewer=user, page=query.page, limit=query.limit
+        path_uuid(request, "comment_id"),
+        viewer=user,
+        window=query.window(REPLIES_SCOPE, comments.REPLY_KEY_TYPES),
     )
-    return CommentList(
-        comments=[CommentOut.of(c) for c in found], pagination=Pagination.of(query, total)
+    pagination = Pagination.of(query, total, found, REPLIES_SCOPE)
+    return json_response(
+        ReplyList([CommentOut.of(c) for c in found.items]),
+        headers=page_headers(request.rel_url, query, pagination),
     )
 
 

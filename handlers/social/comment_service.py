@@ -9,6 +9,7 @@ import uuid
 import asyncpg
 
 from core.errors import Forbidden, NotFound
+from core.paging import Slice, Window
 from core.tokens import AccessClaims
 from handlers.social.events import SocialEvents
 from handlers.videos.service import VideoService, Viewer, caller_id
@@ -39,21 +40,21 @@ class CommentService:
         *,
         viewer: Viewer,
         sort: comments.CommentSort,
-        page: int,
-        limit: int,
-    ) -> tuple[list[Comment], int]:
+        window: Window,
+    ) -> tuple[Slice[Comment], int]:
         """Top-level comments of a video `viewer` may see, with `viewer`'s reactions."""
         video = await self.videos.visible(video_id, viewer)
         return await comments.list_for_video(
-            self.db, video.id, viewer=caller_id(viewer), sort=sort, page=page, limit=limit
+            self.db, video.id, viewer=caller_id(viewer), sort=sort, window=window
         )
 
     async def replies(
-        self, comment_id: uuid.UUID, *, viewer: Viewer, page: int, limit: int
-    ) -> tuple[list[Comment], int]:
+        self, comment_id: uuid.UUID, *, viewer: Viewer, window: Window
+    ) -> tuple[Slice[Comment], int]:
+        """Direct replies to a comment `viewer` may see, oldest first."""
         parent = await self.visible(comment_id, viewer)
         return await comments.list_replies(
-            self.db, parent.id, viewer=caller_id(viewer), page=page, limit=limit
+            self.db, parent.id, viewer=caller_id(viewer), window=window
         )
 
     async def create(

@@ -22,7 +22,16 @@ class NotificationSettings(RequestModel):
 
 
 class PrivacySettings(RequestModel):
-    profile_visibility: Literal["public", "followers", "private"] | None = None
+    profile_visibility: Literal["public", "followers", "private"] | None = Field(
+        default=None,
+        description=(
+            "public: anyone. followers: anyone who follows this user; following needs no"
+            " approval, so this keeps the profile from people who do not follow, not from"
+            " people the user has not approved. private: only the user and admins. Users"
+            " whose profile a caller may not see are also left out of follower and following"
+            " lists shown to that caller."
+        ),
+    )
     show_following: bool | None = None
     show_followers: bool | None = None
 

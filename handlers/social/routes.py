@@ -25,6 +25,8 @@ from handlers.social.service import SocialService
 from server.http.pagination import PageQuery, Pagination
 from server.http.routing import Auth, Router, path_uuid
 from storage.accounts import users
+from storage.social import follows
+from storage.social.follows import Side
 
 # This app's people service (profiles and follows), set by the composition root.
 SERVICE = web.AppKey("social", SocialService)
@@ -154,6 +156,23 @@ async def unfollow(request: web.Request, *, user: AccessClaims) -> FollowRespons
     return FollowResponse(following=False, follower_count=change.follower_count)
 
 
+HIDDEN_ENTRIES = (
+    "Users whose own profile the caller may not see (`private`, or `followers` and not"
+    " followed by the caller) are left out of the list and of `total_items`."
+)
+
+
+async def _follow_page(
+    request: web.Request, user: AccessClaims | None, query: PageQuery, side: Side
+) -> tuple[list[FollowEntryOut], Pagination]:
+    window = query.window(side, follows.KEY_TYPES)
+    found, total = await _service(request).follow_list(
+        user_ref(request, user), side, viewer=user, window=window
+    )
+    entries = [FollowEntryOut.model_validate(f, from_attributes=True) for f in found.items]
+    return entries, Pagination.of(query, total, found, side)
+
+
 @routes.get(
     "/api/users/{user_id}/followers",
     query=PageQuery,
@@ -161,15 +180,13 @@ async def unfollow(request: web.Request, *, user: AccessClaims) -> FollowRespons
     auth=Auth.optional,
     errors=(400, 401, 403, 404),
     summary="Who follows a user, most recent first",
+    description=HIDDEN_ENTRIES,
 )
 async def list_followers(
     request: web.Request, *, user: AccessClaims | None, query: PageQuery
 ) -> FollowersList:
-    found, total = await _service(request).follow_list(
-        user_ref(request, user), "followers", viewer=user, page=query.page, limit=query.limit
-    )
-    entries = [FollowEntryOut.model_validate(f, from_attributes=True) for f in found]
-    return FollowersList(followers=entries, pagination=Pagination.of(query, total))
+    entries, pagination = await _follow_page(request, user, query, "followers")
+    return FollowersList(followers=entries, pagination=pagination)
 
 
 @routes.get(
@@ -179,13 +196,10 @@ async def list_followers(
     auth=Auth.optional,
     errors=(400, 401, 403, 404),
     summary="Whom a user follows, most recent first",
-    description='Entries as in the followers list, under the key "following".',
+    description='Entries as in the followers list, under the key "following". ' + HIDDEN_ENTRIES,
 )
 async def list_following(
     request: web.Request, *, user: AccessClaims | None, query: PageQuery
 ) -> FollowingList:
-    found, total = await _service(request).follow_list(
-        user_ref(request, user), "following", viewer=user, page=query.page, limit=query.limit
-    )
-    entries = [FollowEntryOut.model_validate(f, from_attributes=True) for f in found]
-    return FollowingList(following=entries, pagination=Pagination.of(query, total))
+    entries, pagination = await _follow_page(request, user, query, "following")
+    return FollowingList(following=entries, pagination=pagination)

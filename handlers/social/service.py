@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from core.errors import Conflict, Forbidden
+from core.paging import Slice, Window
 from core.tokens import AccessClaims
 from handlers.social.events import SocialEvents
 from storage.accounts import users
@@ -34,7 +35,11 @@ class SocialService:
         self.events = events
 
     async def may_see_profile(self, account: users.User, viewer: Viewer) -> bool:
-        """CLUTCH privacy: profile_visibility is public, followers (who follow them) or private."""
+        """CLUTCH privacy: profile_visibility is public, followers (who follow them) or private.
+
+        "followers" means anyone who follows the user: following needs no approval. The same
+        rule, in SQL, filters follow lists (storage/social/follows.py `_PROFILE_VISIBLE`).
+        """
         if _is_self_or_admin(account, viewer):
             return True
         visibility = privacy(account).get("profile_visibility", "public")
@@ -78,16 +83,27 @@ class SocialService:
         )
 
     async def follow_list(
-        self, user_id: uuid.UUID, side: Side, *, viewer: Viewer, page: int, limit: int
-    ) -> tuple[list[FollowEntry], int]:
-        """One page of a user's followers or following, if their privacy settings allow it."""
+        self, user_id: uuid.UUID, side: Side, *, viewer: Viewer, window: Window
+    ) -> tuple[Slice[FollowEntry], int]:
+        """One page of a user's followers or following, if their privacy settings allow it.
+
+        Listed users whose own profile `viewer` may not see (private, or followers-only and
+        not followed by `viewer`) are left out, with their name and avatar.
+        """
         account = await users.get(self.db, user_id)
         if not _is_self_or_admin(account, viewer) and (
             privacy(account).get(f"show_{side}") is False
             or not await self.may_see_profile(account, viewer)
         ):
             raise Forbidden("This user's privacy settings hide this list")
-        return await follows.list_side(self.db, account.id, side, page=page, limit=limit)
+        return await follows.list_side(
+            self.db,
+            account.id,
+            side,
+            viewer=uuid.UUID(viewer.user_id) if viewer else None,
+            viewer_is_admin=viewer is not None and viewer.role == "admin",
+            window=window,
+        )
 
     @staticmethod
     def _not_self(target: uuid.UUID, viewer: AccessClaims) -> uuid.UUID:

@@ -35,12 +35,13 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from core.paging import Window
 from core.ttl_cache import AsOf, TtlCache
 from handlers.videos.models import VideoListQuery, encode_list
 from server.http.pagination import Pagination
 from storage.videos import videos
 
-PageKey = tuple[str, str | None, tuple[str, ...], str | None, int, int]
+PageKey = tuple[str, str | None, tuple[str, ...], str | None, int, int, str | None]
 FilterKey = tuple[str | None, tuple[str, ...], str | None]
 # A total is one int; this is what an entry costs in the cache's budget.
 TOTAL_WEIGHT = 100
@@ -67,22 +68,37 @@ class VideoLists:
         self.totals.clear()
 
     async def page(self, pool: asyncpg.Pool, query: VideoListQuery) -> bytes:
-        """The encoded `VideoList` for this query."""
+        """The encoded `VideoList` for this query (VALIDATION_ERROR for a foreign cursor)."""
         sort: videos.Sort = query.sort or ("relevance" if query.q else "latest")
+        window = query.window(list_scope(sort), videos.KEY_TYPES[sort])
         tags = tuple(query.tag_list())
-        key: PageKey = (sort, query.category, tags, query.q, query.page, query.limit)
-        return await self.pages.get_or_load(key, lambda: self._load(pool, query, sort, tags))
+        key: PageKey = (sort, query.category, tags, query.q, query.page, query.limit, query.cursor)
+        return await self.pages.get_or_load(
+            key, lambda: self._load(pool, query, sort, tags, window)
+        )
 
     async def _load(
-        self, pool: asyncpg.Pool, query: VideoListQuery, sort: videos.Sort, tags: tuple[str, ...]
+        self,
+        pool: asyncpg.Pool,
+        query: VideoListQuery,
+        sort: videos.Sort,
+        tags: tuple[str, ...],
+        window: Window,
     ) -> bytes | AsOf[bytes]:
         where = videos.ListFilter(category=query.category, tags=list(tags) or None, q=query.q)
-        found = await videos.list_rows(pool, where, sort=sort, page=query.page, limit=query.limit)
-        total = videos.known_total(found, page=query.page, limit=query.limit)
+        found = await videos.list_rows(pool, where, sort=sort, window=window)
+        scope = list_scope(sort)
+        total = videos.known_total(found, window)
         if total is not None:
-            return encode_list(found, Pagination.of(query, total))
+            return encode_list(found.items, Pagination.of(query, total, found, scope))
         total, counted_at = await self.totals.get_timed(
             (query.category, tags, query.q), lambda: videos.count_listed(pool, where)
         )
         # The page is only as fresh as the total it carries: it expires a TTL after the count.
-        return AsOf(encode_list(found, Pagination.of(query, total)), counted_at)
+        pagination = Pagination.of(query, total, found, scope)
+        return AsOf(encode_list(found.items, pagination), counted_at)
+
+
+def list_scope(sort: videos.Sort) -> str:
+    """What a cursor of the public lists is valid for: lists of the same sort (any filter)."""
+    return f"videos:{sort}"

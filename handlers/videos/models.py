@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from typing_extensions import TypedDict
 
 from server.http.models import RequestModel, Url
 from server.http.pagination import PageQuery, Pagination
@@ -109,6 +110,23 @@ class VideoMetrics(BaseModel):
     retention_curve: list[float]
 
 
+# CLUTCH's renditions, highest first. The media pipeline fills them; until a rendition exists
+# its key is absent (never an empty string), and no other key ever appears.
+QUALITY_NAMES = ("2160p", "1440p", "1080p", "720p", "480p")
+QualityVariants = TypedDict(
+    "QualityVariants",
+    {"2160p": str, "1440p": str, "1080p": str, "720p": str, "480p": str},
+    total=False,
+)
+# `additionalProperties: false` in the OpenAPI: these five keys are the only ones.
+QualityVariants.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
+
+
+def quality_variants(stored: dict[str, str]) -> dict[str, str]:
+    """The renditions that exist, under CLUTCH's names only."""
+    return {name: url for name in QUALITY_NAMES if (url := stored.get(name))}
+
+
 class VideoOut(BaseModel):
     id: uuid.UUID
     title: str
@@ -127,7 +145,12 @@ class VideoOut(BaseModel):
     published_at: datetime | None
     updated_at: datetime
     processing_status: Literal["uploaded", "processing", "ready", "error"]
-    quality_variants: dict[str, str]
+    quality_variants: QualityVariants = Field(
+        description=(
+            "URL per rendition. Only the keys 2160p, 1440p, 1080p, 720p and 480p may appear,"
+            " each once that rendition exists: `{}` until the media pipeline has produced one."
+        )
+    )
     metrics: VideoMetrics
 
     @classmethod
@@ -170,7 +193,7 @@ def video_document(video: Video, *, buffered_views: int = 0) -> dict[str, Any]:
         "published_at": video.published_at,
         "updated_at": video.updated_at,
         "processing_status": video.processing_status,
-        "quality_variants": video.quality_variants,
+        "quality_variants": quality_variants(video.quality_variants),
         "metrics": {
             "watch_time_minutes": round(video.watch_time_seconds / 60, 2),
             "engagement_rate": round(engaged / views, 4) if views else 0.0,

@@ -15,16 +15,19 @@ from handlers.videos.models import (
     ViewRequest,
     ViewResponse,
 )
-from handlers.videos.service import VideoService
+from handlers.videos.service import PUBLISHER_ROLES, VideoService
 from server.http.addresses import caller_ip
 from server.http.models import LikeRequest, LikeResponse, SuccessMessage
 from server.http.pagination import PageQuery, Pagination
 from server.http.routing import Auth, Router, path_uuid
+from storage.videos import videos
 
 # This app's video service, set by the composition root.
 SERVICE = web.AppKey("videos", VideoService)
 
 routes = Router("videos")
+
+FEED_SCOPE = "feed"  # what a cursor of the following feed is valid for
 
 
 def _service(request: web.Request) -> VideoService:
@@ -66,8 +69,10 @@ async def get_video(request: web.Request, *, user: AccessClaims | None) -> Video
     response=VideoOut,
     status=201,
     auth=Auth.required,
+    roles=PUBLISHER_ROLES,
     limit="uploads",
-    errors=(400, 401, 403),
+    limit_valid_only=True,  # CLUTCH's 5 uploads per hour count videos made, not attempts
+    errors=(400, 401, 403, 429),
     summary="Publish a video (creators and admins); with a video_url it is ready at once",
 )
 async def create_video(request: web.Request, *, user: AccessClaims, body: VideoCreate) -> VideoOut:
@@ -126,6 +131,13 @@ async def delete_video(request: web.Request, *, user: AccessClaims) -> SuccessMe
     auth=Auth.optional,
     errors=(400, 401, 404),
     summary="Count a view (once per viewer per window) and answer the new count",
+    description=(
+        "A viewer is the signed-in account, or for anonymous callers their network (IPv4"
+        " address, IPv6 /64), whatever User-Agent they send: each counts once per video per"
+        " VIEW_DEDUP_WINDOW_SECONDS. An anonymous network counts at most"
+        " VIEW_MAX_ANONYMOUS_PER_IP views per window across all videos; further views answer"
+        " the current count without adding to it."
+    ),
 )
 async def record_view(
     request: web.Request, *, user: AccessClaims | None, body: ViewRequest
@@ -134,7 +146,6 @@ async def record_view(
         path_uuid(request, "video_id"),
         viewer=user,
         client_ip=caller_ip(request),
-        user_agent=request.headers.get("User-Agent"),
         watch_seconds=body.watch_time_seconds or 0.0,
     )
     return ViewResponse(new_view_count=count)
@@ -173,7 +184,9 @@ async def like_video(
 async def following_feed(
     request: web.Request, *, user: AccessClaims, query: PageQuery
 ) -> VideoList:
-    found, total = await _service(request).following_feed(
-        follower=user, page=query.page, limit=query.limit
+    window = query.window(FEED_SCOPE, videos.KEY_TYPES["latest"])
+    found, total = await _service(request).following_feed(follower=user, window=window)
+    return VideoList(
+        videos=[VideoOut.of(v) for v in found.items],
+        pagination=Pagination.of(query, total, found, FEED_SCOPE),
     )
-    return VideoList(videos=[VideoOut.of(v) for v in found], pagination=Pagination.of(query, total))

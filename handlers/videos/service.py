@@ -15,11 +15,12 @@ import asyncpg
 
 from core.aio import both
 from core.errors import Forbidden, NotFound
+from core.paging import Slice, Window
 from core.tokens import AccessClaims
 from handlers.videos.events import VideoAccess, VideoEvents, video_access, video_channel
 from handlers.videos.lists import VideoLists
 from handlers.videos.models import VideoListQuery
-from handlers.videos.view_buffer import ViewBuffer, viewer_key
+from handlers.videos.view_buffer import ViewBuffer, viewer_identity
 from storage.videos import likes, videos
 from storage.videos.likes import Action, VideoReaction
 from storage.videos.videos import Counts, Video
@@ -79,11 +80,11 @@ class VideoService:
         return await self._with_buffered_views(video)
 
     async def following_feed(
-        self, *, follower: AccessClaims, page: int, limit: int
-    ) -> tuple[list[Video], int]:
+        self, *, follower: AccessClaims, window: Window
+    ) -> tuple[Slice[Video], int]:
         """Listed videos of the users `follower` follows, newest first, and their total."""
         where = videos.ListFilter(followed_by=uuid.UUID(follower.user_id))
-        return await videos.list_page(self.db, where, sort="latest", page=page, limit=limit)
+        return await videos.list_page(self.db, where, sort="latest", window=window)
 
     # --- writes -----------------------------------------------------------------------
 
@@ -118,18 +119,19 @@ class VideoService:
         *,
         viewer: Viewer,
         client_ip: str,
-        user_agent: str | None,
         watch_seconds: float,
     ) -> int:
-        """Count a view once per viewer per window; answer the count the viewer should see."""
+        """Count a view once per viewer per window (an account, or an anonymous client's
+        network, whose views per window are also capped; handlers/videos/view_buffer.py);
+        answer the count the viewer should see."""
         video = await self.visible(video_id, viewer)
         if video.duration > 0:
             # One report cannot claim more watching than the video holds (inflated metrics).
             watch_seconds = min(watch_seconds, float(video.duration))
-        key = viewer_key(
-            user_id=viewer.user_id if viewer else None, ip=client_ip, user_agent=user_agent
+        who = viewer_identity(user_id=viewer.user_id if viewer else None, ip=client_ip)
+        recorded = await self.views.record(
+            video.id, who.key, watch_seconds=watch_seconds, network=who.network
         )
-        recorded = await self.views.record(video.id, key, watch_seconds=watch_seconds)
         count = video.view_count + recorded.buffered
         if recorded.counted:
             await self.events.counts_changed(

@@ -1,8 +1,18 @@
 """View counting: deduplicated in Redis, buffered in Redis, flushed to Postgres in batches.
 
 The hot path (`ViewBuffer.record`) never touches a video row. One Lua script does the whole
-step atomically: `SET seen-key NX EX window` (the same viewer counts once per video per
-window), `HINCRBY` on the pending hash, and the sum of this video's buffered views.
+step atomically: the seen-key (the same viewer counts once per video per window), the
+anonymous network's budget, `HINCRBY` on the pending hash, and the sum of this video's
+buffered views.
+
+Who is a viewer (`viewer_identity`): a signed-in viewer is their account. An anonymous viewer
+is their network: the IPv4 address, or the IPv6 /64 (one subscriber's allocation, whose
+addresses are theirs to rotate). Headers the client writes (User-Agent, cookies) are not
+used: a client that sends 20 user agents is still one viewer. An anonymous network also
+counts at most `anonymous_views_per_ip` views per window across all videos, so one address
+cannot walk the catalogue raising every count and the trending order; views past that answer
+the current count without adding to it. Viewers behind one NAT count once per video per
+window unless they sign in.
 
 Flushing (`ViewBuffer.flush`, the periodic job `views.flush` of handlers/videos/jobs.py, run
 every VIEW_FLUSH_INTERVAL_SECONDS by one worker of the cluster):
@@ -26,6 +36,7 @@ may see that batch twice; the next read is exact again.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import time
 import uuid
@@ -38,10 +49,28 @@ from storage.videos import videos
 
 log = logging.getLogger("streamhub.views")
 
+# KEYS: seen-key, pending hash, batch set, and for an anonymous viewer its network's budget
+# key. ARGV: window, views field, watch field, watch seconds, and the network's budget.
+# A view refused by the budget adds no watch time either.
 _RECORD = """
-local counted = redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1])
-if counted then redis.call('HINCRBY', KEYS[2], ARGV[2], 1) end
-if tonumber(ARGV[4]) > 0 then redis.call('HINCRBYFLOAT', KEYS[2], ARGV[3], ARGV[4]) end
+local counted, refused = false, false
+if redis.call('EXISTS', KEYS[1]) == 0 then
+    if KEYS[4] then
+        local used = tonumber(redis.call('GET', KEYS[4]) or '0')
+        refused = used >= tonumber(ARGV[5])
+        if not refused and redis.call('INCR', KEYS[4]) == 1 then
+            redis.call('EXPIRE', KEYS[4], ARGV[1])
+        end
+    end
+    if not refused then
+        redis.call('SET', KEYS[1], '1', 'EX', ARGV[1])
+        redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+        counted = true
+    end
+end
+if not refused and tonumber(ARGV[4]) > 0 then
+    redis.call('HINCRBYFLOAT', KEYS[2], ARGV[3], ARGV[4])
+end
 local total = tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or '0')
 for _, batch in ipairs(redis.call('SMEMBERS', KEYS[3])) do
     total = total + tonumber(redis.call('HGET', batch, ARGV[2]) or '0')
@@ -75,18 +104,55 @@ class Recorded:
     buffered: int
 
 
-def viewer_key(*, user_id: str | None, ip: str | None, user_agent: str | None) -> str:
-    """Who is watching: the account when signed in, else IP + user agent (hashed, not stored)."""
-    raw = f"u:{user_id}" if user_id else f"a:{ip or '-'}\0{user_agent or '-'}"
+@dataclass(frozen=True, slots=True)
+class ViewerId:
+    """A viewer as counted: `key` dedups per video; `network` (anonymous viewers only) is
+    what the per-window budget of anonymous views is charged to. Both hashed, never stored
+    in clear."""
+
+    key: str
+    network: str | None
+
+
+def viewer_identity(*, user_id: str | None, ip: str | None) -> ViewerId:
+    """The account when signed in; else the client's network (IPv4 address, IPv6 /64)."""
+    if user_id:
+        return ViewerId(_digest(f"u:{user_id}"), None)
+    network = _digest(f"a:{_network(ip)}")
+    return ViewerId(network, network)
+
+
+def _network(ip: str | None) -> str:
+    try:
+        address = ipaddress.ip_address((ip or "").strip())
+    except ValueError:
+        return ip or "-"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:  # ::ffff:a.b.c.d is the IPv4 client a.b.c.d
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
+def _digest(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
 class ViewBuffer:
     """Deduplicates, buffers and flushes view counts; one per node, sharing Redis state."""
 
-    def __init__(self, redis: Redis, *, dedup_window_seconds: int, prefix: str = "views") -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        dedup_window_seconds: int,
+        anonymous_views_per_ip: int = 100,
+        prefix: str = "views",
+    ) -> None:
         self._redis = redis
         self._window = dedup_window_seconds
+        self._per_network = anonymous_views_per_ip
+        self._network_prefix = f"{prefix}:anon:"
         self._pending = f"{prefix}:pending"
         self._batches = f"{prefix}:batches"
         self._batch_prefix = f"{prefix}:batch:"
@@ -97,13 +163,24 @@ class ViewBuffer:
         self._last_prune = 0.0
 
     async def record(
-        self, video_id: uuid.UUID, viewer: str, *, watch_seconds: float = 0.0
+        self,
+        video_id: uuid.UUID,
+        viewer: str,
+        *,
+        watch_seconds: float = 0.0,
+        network: str | None = None,
     ) -> Recorded:
-        """Count a view unless this viewer was counted within the window; add watch time."""
-        counted, buffered = await self._record(
-            keys=[f"{self._seen_prefix}{video_id}:{viewer}", self._pending, self._batches],
-            args=[self._window, f"v:{video_id}", f"w:{video_id}", repr(float(watch_seconds))],
-        )
+        """Count a view unless this viewer was counted within the window, or (anonymous
+        viewers, `network` set) their network has used its views of the window; add watch
+        time unless the view was refused."""
+        keys = [f"{self._seen_prefix}{video_id}:{viewer}", self._pending, self._batches]
+        args: list[str | int] = [
+            self._window, f"v:{video_id}", f"w:{video_id}", repr(float(watch_seconds)),
+        ]  # fmt: skip
+        if network is not None:
+            keys.append(f"{self._network_prefix}{network}")
+            args.append(self._per_network)
+        counted, buffered = await self._record(keys=keys, args=args)
         return Recorded(counted=bool(counted), buffered=int(buffered))
 
     async def buffered(self, video_id: uuid.UUID) -> int:

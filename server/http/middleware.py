@@ -132,7 +132,7 @@ def cors_middleware(allowed_origins: list[str]) -> Callable[..., Awaitable[web.S
                 return response
             response.headers["Access-Control-Expose-Headers"] = (
                 "X-Request-ID, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, "
-                "X-RateLimit-Reset"
+                "X-RateLimit-Reset, Link, X-Total-Count, X-Next-Cursor"
             )
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Allow-Credentials"] = "true"

@@ -70,8 +70,16 @@ def _operation(ep: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
         "tags": [ep.tag],
         "operationId": f"{ep.tag}_{ep.handler.__name__}",
     }
-    if ep.description:
-        op["description"] = ep.description
+    notes = [ep.description] if ep.description else []
+    if ep.roles is not None:
+        notes.append(f"Roles: {', '.join(sorted(ep.roles))} (others get 403).")
+    if ep.limit is not None and ep.limit_valid_only:
+        notes.append(
+            f"The `{ep.limit}` rate limit is spent only by requests that pass validation and"
+            " the role check."
+        )
+    if notes:
+        op["description"] = "\n\n".join(notes)
     # Every path parameter is an id (`path_uuid` refuses anything else).
     id_schema = {"type": "string", "format": "uuid"}
     params = [
@@ -91,12 +99,19 @@ def _operation(ep: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
     success: dict[str, Any] = {"description": "Success"}
     if ep.response is not None:
         success["content"] = {"application/json": {"schema": refs[(ep.response, "serialization")]}}
+    if ep.response_headers:
+        success["headers"] = {
+            name: {"description": meaning, "schema": {"type": "string"}}
+            for name, meaning in ep.response_headers.items()
+        }
     responses: dict[str, Any] = {str(ep.status): success}
     codes = set(ep.errors)
     if ep.body is not None or ep.query is not None or ep.path_params:
         codes.add(400)
     if ep.limit is not None or ep.path.startswith("/api/"):
         codes.add(429)  # every /api request spends the general budget
+    if ep.roles is not None:
+        codes.add(403)
     if ep.auth is not Auth.none:
         codes.add(401)
         op["security"] = [{"bearerAuth": []}] + ([{}] if ep.auth is Auth.optional else [])
@@ -144,7 +159,18 @@ def build(endpoints: list[Endpoint], *, title: str, version: str) -> dict[str, A
         "components": {
             "schemas": defs.get("$defs", {}),
             "securitySchemes": {
-                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": (
+                        "An access token from login, register or refresh. It carries the"
+                        " account's role as it was when the token was issued and keeps it"
+                        " for its whole lifetime (ACCESS_TOKEN_EXPIRE_MINUTES, 15 by default):"
+                        " checks on writes read the role from the token, so a role granted or"
+                        " taken away applies from the next refresh."
+                    ),
+                }
             },
         },
     }

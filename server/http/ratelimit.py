@@ -181,25 +181,41 @@ RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
 
 
 def charges_for(
-    request: web.Request, limiter: RateLimiter, endpoint: Endpoint, user: AccessClaims | None
+    request: web.Request,
+    limiter: RateLimiter,
+    endpoint: Endpoint,
+    user: AccessClaims | None,
+    *,
+    general: bool = True,
+    own: bool = True,
 ) -> list[tuple[str, str]]:
+    """The (budget, identity) pairs this request spends: the general budget (`general`) and
+    the endpoint's own one (`own`)."""
     ip = "ip:" + caller_ip(request)
     caller = f"user:{user.user_id}" if user is not None else ip
     charges: list[tuple[str, str]] = []
-    if endpoint.path.startswith("/api/") and GENERAL in limiter.budgets:
+    if general and endpoint.path.startswith("/api/") and GENERAL in limiter.budgets:
         charges.append((GENERAL, caller))
-    if endpoint.limit is not None:
+    if own and endpoint.limit is not None:
         per_ip = limiter.budgets[endpoint.limit].per_ip
         charges.append((endpoint.limit, ip if per_ip else caller))
     return charges
 
 
-async def enforce(request: web.Request, endpoint: Endpoint, user: AccessClaims | None) -> None:
-    """Spend this request's budgets; raise RateLimited (429) when one is exhausted."""
+async def enforce(
+    request: web.Request,
+    endpoint: Endpoint,
+    user: AccessClaims | None,
+    *,
+    general: bool = True,
+    own: bool = True,
+) -> None:
+    """Spend this request's budgets (all of them, or only the general one or only the
+    endpoint's own); raise RateLimited (429) when one is exhausted."""
     limiter = request.app.get(RATE_LIMITER)
     if limiter is None:
         return
-    charges = charges_for(request, limiter, endpoint, user)
+    charges = charges_for(request, limiter, endpoint, user, general=general, own=own)
     if not charges:
         return
     try:
@@ -207,7 +223,9 @@ async def enforce(request: web.Request, endpoint: Endpoint, user: AccessClaims |
     except (RedisError, OSError) as exc:
         log.warning("rate limit check skipped: redis unavailable", extra={"error": repr(exc)})
         return
-    request[DECISION] = decision
+    earlier = request.get(DECISION)
+    if earlier is None or not decision.allowed or decision.remaining <= earlier.remaining:
+        request[DECISION] = decision  # the headers name the budget closest to refusing
     if not decision.allowed:
         if limiter.on_refused is not None:
             limiter.on_refused(decision.budget.policy)

@@ -17,7 +17,8 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from core.errors import DomainError, Unauthorized, ValidationFailed
+from core.errors import DomainError, Forbidden, Unauthorized, ValidationFailed
+from core.tokens import AccessClaims
 from server.http import ratelimit
 from server.http.auth import Auth, authenticate
 from server.http.responses import json_response
@@ -43,6 +44,8 @@ class Endpoint:
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
+    # Headers the success answer carries, name -> meaning (for the OpenAPI document).
+    response_headers: dict[str, str] = field(default_factory=dict)
     status: int = 200
     auth: Auth = Auth.none
     errors: tuple[int, ...] = ()
@@ -50,6 +53,13 @@ class Endpoint:
     # A named budget of server.http.ratelimit.Policy ("auth", "likes", ...) spent besides the
     # general one every /api request spends.
     limit: str | None = None
+    # Spend `limit` only on requests that pass validation and the `roles` check, in a second
+    # check after them (the general budget is still spent first, by every request): for
+    # budgets that count things made, such as uploads, not attempts.
+    limit_valid_only: bool = False
+    # Roles allowed to call (None: any caller the `auth` mode admits); others get 403, after
+    # validation. The service still enforces its own rules; this answers early and in the docs.
+    roles: frozenset[str] | None = None
 
     @property
     def path_params(self) -> list[str]:
@@ -184,6 +194,13 @@ def parse_query(request: web.Request, model: type[BaseModel]) -> BaseModel:
         raise ValidationFailed("Invalid query parameters", field_errors=field_errors(exc)) from exc
 
 
+def check_role(roles: frozenset[str], user: AccessClaims | None) -> None:
+    if user is None:
+        raise Unauthorized("Authentication required: send `Authorization: Bearer <token>`")
+    if user.role not in roles:
+        raise Forbidden(f"Only {' and '.join(sorted(roles))} accounts can do this")
+
+
 def make_view(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def view(request: web.Request) -> web.StreamResponse:
         kwargs: dict[str, Any] = {}
@@ -194,11 +211,16 @@ def make_view(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.Strea
                 # Counted per IP even when the token is bad, so guessing tokens costs budget.
                 await ratelimit.enforce(request, endpoint, None)
                 raise
-        await ratelimit.enforce(request, endpoint, kwargs.get("user"))
+        user = kwargs.get("user")
+        await ratelimit.enforce(request, endpoint, user, own=not endpoint.limit_valid_only)
         if endpoint.query is not None:
             kwargs["query"] = parse_query(request, endpoint.query)
         if endpoint.body is not None:
             kwargs["body"] = await read_body(request, endpoint.body)
+        if endpoint.roles is not None:
+            check_role(endpoint.roles, user)
+        if endpoint.limit_valid_only:
+            await ratelimit.enforce(request, endpoint, user, general=False)
         result = await endpoint.handler(request, **kwargs)
         if isinstance(result, web.StreamResponse):
             return result

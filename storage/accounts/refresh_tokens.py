@@ -15,7 +15,8 @@ from storage.db import Conn
 class RotationOutcome(enum.Enum):
     rotated = "rotated"
     unknown = "unknown"  # never issued by us, or already cleaned up
-    reused = "reused"  # a rotated or revoked token came back: its family is now revoked
+    reused = "reused"  # a rotated token came back: its family is now revoked
+    revoked = "revoked"  # a token of a revoked family (signed out, or reuse detected before)
     expired = "expired"
 
 
@@ -64,8 +65,12 @@ async def rotate(
         if row is None:
             return Rotation(RotationOutcome.unknown)
         if row["rotated_at"] is not None or row["revoked_at"] is not None:
+            # Revoked again in both cases: a successor made while the family was being revoked
+            # (a refresh racing a logout) goes too.
             await _revoke_family(conn, row["family_id"])
-            return Rotation(RotationOutcome.reused, row["user_id"])
+            reused = row["rotated_at"] is not None
+            outcome = RotationOutcome.reused if reused else RotationOutcome.revoked
+            return Rotation(outcome, row["user_id"])
         if row["expired"]:
             return Rotation(RotationOutcome.expired, row["user_id"])
         await conn.execute("UPDATE refresh_tokens SET rotated_at = now() WHERE id = $1", row["id"])

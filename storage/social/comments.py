@@ -11,11 +11,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 import asyncpg
 
 from core.errors import NotFound
+from core.paging import Key, KeyTypes, Slice, Window
 from storage.db import Conn
 from storage.videos.videos import TRENDING_WEIGHTS
 
@@ -68,6 +69,34 @@ _ORDER = {
     "oldest": "c.created_at ASC, c.id ASC",
     "top": "c.like_count DESC, c.created_at DESC, c.id DESC",
 }
+# Keyset paging (core/paging.py): the rows after a sort key, as SQL whose placeholders take the
+# key's values ($3, ...), and the types of those values. Replies read oldest first.
+_AFTER = {
+    "newest": "(c.created_at, c.id) < ($3::timestamptz, $4::uuid)",
+    "oldest": "(c.created_at, c.id) > ($3::timestamptz, $4::uuid)",
+    "top": "(c.like_count, c.created_at, c.id) < ($3::bigint, $4::timestamptz, $5::uuid)",
+}
+KEY_TYPES: dict[CommentSort, KeyTypes] = {
+    "newest": (datetime, uuid.UUID),
+    "oldest": (datetime, uuid.UUID),
+    "top": (int, datetime, uuid.UUID),
+}
+REPLY_KEY_TYPES = KEY_TYPES["oldest"]
+
+
+def _key(comment: Comment, sort: CommentSort) -> Key:
+    if sort == "top":
+        return (comment.like_count, comment.created_at, comment.id)
+    return (comment.created_at, comment.id)
+
+
+def _window_sql(window: Window, sort: CommentSort) -> tuple[str, str, list[Any]]:
+    """The keyset condition (or none), the LIMIT/OFFSET clause and their values, after the
+    two parameters every comment list takes (viewer, then video or parent)."""
+    if window.after is None:
+        return "", "LIMIT $3 OFFSET $4", [window.fetch, window.offset]
+    n = 3 + len(window.after)
+    return f"AND {_AFTER[sort]}", f"LIMIT ${n}", [*window.after, window.fetch]
 
 
 def _comment(row: asyncpg.Record) -> Comment:
@@ -89,33 +118,36 @@ async def list_for_video(
     *,
     viewer: uuid.UUID | None,
     sort: CommentSort,
-    page: int,
-    limit: int,
-) -> tuple[list[Comment], int]:
+    window: Window,
+) -> tuple[Slice[Comment], int]:
     """Top-level comments of a video (replies come from `list_replies`), and how many."""
+    after, limit, values = _window_sql(window, sort)
     rows = await conn.fetch(
-        f"""{_SELECT} WHERE c.video_id = $2 AND c.parent_comment_id IS NULL
-            ORDER BY {_ORDER[sort]} LIMIT $3 OFFSET $4""",
-        viewer, video_id, limit, (page - 1) * limit,
+        f"""{_SELECT} WHERE c.video_id = $2 AND c.parent_comment_id IS NULL {after}
+            ORDER BY {_ORDER[sort]} {limit}""",
+        viewer, video_id, *values,
     )  # fmt: skip
     total = await conn.fetchval(
         "SELECT count(*) FROM comments WHERE video_id = $1 AND parent_comment_id IS NULL",
         video_id,
     )
-    return [_comment(row) for row in rows], total
+    found = [(comment, _key(comment, sort)) for comment in map(_comment, rows)]
+    return Slice.of(window, found), total
 
 
 async def list_replies(
-    conn: Conn, parent_id: uuid.UUID, *, viewer: uuid.UUID | None, page: int, limit: int
-) -> tuple[list[Comment], int]:
+    conn: Conn, parent_id: uuid.UUID, *, viewer: uuid.UUID | None, window: Window
+) -> tuple[Slice[Comment], int]:
     """Direct replies to a comment, oldest first (a thread reads top-down)."""
+    after, limit, values = _window_sql(window, "oldest")
     rows = await conn.fetch(
-        f"""{_SELECT} WHERE c.parent_comment_id = $2
-            ORDER BY c.created_at ASC, c.id ASC LIMIT $3 OFFSET $4""",
-        viewer, parent_id, limit, (page - 1) * limit,
+        f"""{_SELECT} WHERE c.parent_comment_id = $2 {after}
+            ORDER BY c.created_at ASC, c.id ASC {limit}""",
+        viewer, parent_id, *values,
     )  # fmt: skip
     total = await conn.fetchval("SELECT reply_count FROM comments WHERE id = $1", parent_id)
-    return [_comment(row) for row in rows], total or 0
+    found = [(comment, _key(comment, "oldest")) for comment in map(_comment, rows)]
+    return Slice.of(window, found), total or 0
 
 
 async def create(

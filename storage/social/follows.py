@@ -11,11 +11,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 import asyncpg
 
 from core.errors import NotFound
+from core.paging import KeyTypes, Slice, Window
 from storage.db import Conn
 
 
@@ -115,17 +116,62 @@ _SIDES: dict[Side, tuple[str, str, str]] = {
 }
 
 
+# Keyset paging (core/paging.py): entries are ordered by when the follow was made, then by the
+# listed user's id; a page by cursor starts after that pair.
+KEY_TYPES: KeyTypes = (datetime, uuid.UUID)
+
+# Whether the viewer ($2, NULL when anonymous; $3 true for admins) may see the profile of the
+# listed user `u`: the rule of handlers/social/service.py `may_see_profile`, in SQL, so that a
+# page is filled with entries the viewer may see. A `followers` profile is open to anyone who
+# follows it. NULL, not false, for a hidden user and an anonymous viewer: negate it with
+# `IS NOT TRUE`.
+_PROFILE_VISIBLE = """(
+    $3 OR u.id = $2
+    OR coalesce(u.settings #>> '{privacy,profile_visibility}', 'public') = 'public'
+    OR (u.settings #>> '{privacy,profile_visibility}' = 'followers'
+        AND EXISTS (SELECT 1 FROM follows mine
+                     WHERE mine.follower_id = $2 AND mine.following_id = u.id))
+)"""
+
+
 async def list_side(
-    conn: Conn, user_id: uuid.UUID, side: Side, *, page: int, limit: int
-) -> tuple[list[FollowEntry], int]:
+    conn: Conn,
+    user_id: uuid.UUID,
+    side: Side,
+    *,
+    viewer: uuid.UUID | None,
+    viewer_is_admin: bool,
+    window: Window,
+) -> tuple[Slice[FollowEntry], int]:
     """Who follows `user_id` ("followers") or whom it follows ("following"), most recent
-    first; the total is the exact counter kept on the user's row."""
+    first, leaving out users whose profile `viewer` may not see.
+
+    The total is the counter kept on the user's row (exact, one row read) less the entries
+    hidden from this viewer, which are counted among the listed users whose profile is not
+    public (the only ones that can be hidden).
+    """
     listed, owner, counter = _SIDES[side]
+    values: list[Any]
+    if window.after is None:
+        after, limit, values = "", "LIMIT $4 OFFSET $5", [window.fetch, window.offset]
+    else:
+        after = f"AND (f.created_at, f.{listed}) < ($4::timestamptz, $5::uuid)"
+        limit, values = "LIMIT $6", [*window.after, window.fetch]
     rows = await conn.fetch(
         f"""SELECT {_ENTRY} FROM follows f JOIN users u ON u.id = f.{listed}
-             WHERE f.{owner} = $1 ORDER BY f.created_at DESC, u.id
-             LIMIT $2 OFFSET $3""",
-        user_id, limit, (page - 1) * limit,
+             WHERE f.{owner} = $1 AND {_PROFILE_VISIBLE} {after}
+             ORDER BY f.created_at DESC, f.{listed} DESC {limit}""",
+        user_id, viewer, viewer_is_admin, *values,
     )  # fmt: skip
-    total = await conn.fetchval(f"SELECT {counter} FROM users WHERE id = $1", user_id)
-    return [FollowEntry(**dict(row)) for row in rows], total or 0
+    total = await conn.fetchval(
+        f"""SELECT {counter} - (
+                SELECT count(*) FROM follows f JOIN users u ON u.id = f.{listed}
+                 WHERE f.{owner} = $1
+                   AND coalesce(u.settings #>> '{{privacy,profile_visibility}}', 'public')
+                       <> 'public'
+                   AND {_PROFILE_VISIBLE} IS NOT TRUE)
+              FROM users WHERE id = $1""",
+        user_id, viewer, viewer_is_admin,
+    )  # fmt: skip
+    found = [FollowEntry(**dict(row)) for row in rows]
+    return Slice.of(window, [(entry, (entry.followed_at, entry.id)) for entry in found]), total or 0

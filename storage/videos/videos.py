@@ -16,6 +16,7 @@ from typing import Any, Literal
 import asyncpg
 
 from core.errors import NotFound
+from core.paging import Key, KeyTypes, Slice, Window
 from storage.db import Conn
 
 Sort = Literal["latest", "popular", "trending", "relevance"]
@@ -114,10 +115,39 @@ _ORDER = {
     "popular": "v.view_count DESC, v.id DESC",
     "trending": "v.trending_score DESC, v.id DESC",
 }
+# Keyset paging (core/paging.py): each sort's key, as SQL compared with the key after which a
+# page starts (every sort is descending, so "after" is "<"), and as the types of its values.
+# Listed videos are ready, and ready videos are published, so published_at is never NULL.
+_AFTER = {
+    "latest": "(v.published_at, v.id) < ({}::timestamptz, {}::uuid)",
+    "popular": "(v.view_count, v.id) < ({}::bigint, {}::uuid)",
+    "trending": "(v.trending_score, v.id) < ({}::float8, {}::uuid)",
+    "relevance": "(ts_rank_cd(v.search, tsq), v.published_at, v.id)"
+    " < ({}::real, {}::timestamptz, {}::uuid)",
+}
+KEY_TYPES: dict[Sort, KeyTypes] = {
+    "latest": (datetime, uuid.UUID),
+    "popular": (int, uuid.UUID),
+    "trending": (float, uuid.UUID),
+    "relevance": (float, datetime, uuid.UUID),
+}
+_AUTHOR_END = _SPLIT + len(_AUTHOR_FIELDS)
 
 
 def _video(row: asyncpg.Record) -> Video:
-    return Video(*row[:_SPLIT], Author(*row[_SPLIT:]))  # type: ignore[call-arg]
+    return Video(*row[:_SPLIT], Author(*row[_SPLIT:_AUTHOR_END]))  # type: ignore[call-arg]
+
+
+def _key(video: Video, row: asyncpg.Record, sort: Sort) -> Key:
+    """The sort key of a listed video (`row` carries the search rank for "relevance")."""
+    if sort == "popular":
+        return (video.view_count, video.id)
+    if sort == "trending":
+        return (video.trending_score, video.id)
+    assert video.published_at is not None, "listed videos are published"
+    if sort == "relevance":
+        return (row["rank"], video.published_at, video.id)
+    return (video.published_at, video.id)
 
 
 async def get(conn: Conn, video_id: uuid.UUID) -> Video:
@@ -135,13 +165,16 @@ class ListFilter:
     followed_by: uuid.UUID | None = None
 
 
-def list_sql(where: ListFilter, sort: Sort) -> tuple[str, str, list[Any]]:
+def list_sql(where: ListFilter, sort: Sort, *, keyset: bool = False) -> tuple[str, str, list[Any]]:
     """The page query and the count query of a list, and their shared parameters.
 
     Every filter and sort is served by an index of migration 0002 (the partial list indexes,
     GIN on tags and on the search vector), so a page never sorts the whole table. The SQL
     text depends only on which filters are present, never on their values, so asyncpg's
     prepared-statement cache serves every request after the first of each shape.
+
+    The page query takes, after the shared parameters, the values of the sort key to start
+    after (`keyset`: one per part of KEY_TYPES[sort]), then LIMIT and OFFSET.
     """
     params: list[Any] = []
 
@@ -164,31 +197,43 @@ def list_sql(where: ListFilter, sort: Sort) -> tuple[str, str, list[Any]]:
             f" WHERE follower_id = {param(where.followed_by)})"
         )
     condition = " AND ".join(clauses)
-    window = f"LIMIT ${len(params) + 1} OFFSET ${len(params) + 2}"
-    if where.q and sort == "relevance":
+    count = f"SELECT count(*) FROM videos v{search} WHERE {condition}"
+    if sort == "relevance" and not where.q:
+        sort = "latest"
+    n = len(params)
+    if keyset:
+        key_params = [f"${n + 1 + i}" for i in range(len(KEY_TYPES[sort]))]
+        condition += " AND " + _AFTER[sort].format(*key_params)
+        n += len(key_params)
+    window = f"LIMIT ${n + 1} OFFSET ${n + 2}"
+    if sort == "relevance":
         # Rank the matches on `videos` alone and join the page's 20 authors afterwards:
         # joining first fetched an author for every match (2.4x slower with EXPLAIN ANALYZE
         # on 5,000 videos, for a word that matches 1,900 of them).
-        page = f"""SELECT {_VIDEO_COLUMNS} FROM (
+        page = f"""SELECT {_VIDEO_COLUMNS}, hit.rank FROM (
                 SELECT v.id, ts_rank_cd(v.search, tsq) AS rank FROM videos v{search}
                 WHERE {condition}
                 ORDER BY rank DESC, v.published_at DESC, v.id DESC {window}
             ) AS hit JOIN videos v ON v.id = hit.id JOIN users u ON u.id = v.author_id
             ORDER BY hit.rank DESC, v.published_at DESC, v.id DESC"""
     else:
-        order = _ORDER.get(sort, _ORDER["latest"])
-        page = f"{_SELECT}{search} WHERE {condition} ORDER BY {order} {window}"
-    count = f"SELECT count(*) FROM videos v{search} WHERE {condition}"
+        page = f"{_SELECT}{search} WHERE {condition} ORDER BY {_ORDER[sort]} {window}"
     return page, count, params
 
 
-async def list_rows(
-    conn: Conn, where: ListFilter, *, sort: Sort, page: int, limit: int
-) -> list[Video]:
+async def list_rows(conn: Conn, where: ListFilter, *, sort: Sort, window: Window) -> Slice[Video]:
     """One page of listed videos matching the filter."""
-    page_sql, _, params = list_sql(where, sort)
-    rows = await conn.fetch(page_sql, *params, limit, (page - 1) * limit)
-    return [_video(row) for row in rows]
+    if sort == "relevance" and not where.q:
+        sort = "latest"
+    keyset = window.after is not None
+    page_sql, _, params = list_sql(where, sort, keyset=keyset)
+    after = list(window.after or ())
+    rows = await conn.fetch(page_sql, *params, *after, window.fetch, window.offset)
+    found = []
+    for row in rows:
+        video = _video(row)
+        found.append((video, _key(video, row, sort)))
+    return Slice.of(window, found)
 
 
 async def count_listed(conn: Conn, where: ListFilter) -> int:
@@ -199,17 +244,20 @@ async def count_listed(conn: Conn, where: ListFilter) -> int:
 
 
 async def list_page(
-    conn: Conn, where: ListFilter, *, sort: Sort, page: int, limit: int
-) -> tuple[list[Video], int]:
+    conn: Conn, where: ListFilter, *, sort: Sort, window: Window
+) -> tuple[Slice[Video], int]:
     """One page of listed videos and the number of listed videos matching the filter."""
-    found = await list_rows(conn, where, sort=sort, page=page, limit=limit)
-    return found, known_total(found, page=page, limit=limit) or await count_listed(conn, where)
+    found = await list_rows(conn, where, sort=sort, window=window)
+    total = known_total(found, window)
+    return found, total if total is not None else await count_listed(conn, where)
 
 
-def known_total(found: list[Video], *, page: int, limit: int) -> int | None:
-    """The total when the page itself proves it (a short page that is not past the end)."""
-    if len(found) < limit and (found or page == 1):
-        return (page - 1) * limit + len(found)
+def known_total(found: Slice[Video], window: Window) -> int | None:
+    """The total when a page by number proves it (a short page that is not past the end)."""
+    if window.after is not None:
+        return None
+    if len(found.items) < window.limit and (found.items or window.offset == 0):
+        return window.offset + len(found.items)
     return None
 
 

@@ -231,6 +231,10 @@ async def test_logout_revokes(client: Any, accounts: Any) -> None:
     assert resp.status == 200 and (await resp.json())["success"] is True
     resp = await client.post("/api/auth/refresh", json={"refresh_token": token})
     assert resp.status == 401
+    error = (await resp.json())["error"]
+    # Signed out is not a stolen token: the client is told it was revoked, not "already used".
+    assert error["details"]["reason"] == "token_revoked"
+    assert "revoked" in error["message"] and "already used" not in error["message"]
 
 
 async def test_torrent_sign_up_and_sign_in(client: Any) -> None:
@@ -267,3 +271,9 @@ async def test_sign_in_failure(client: Any) -> None:
         "/api/auth/sign-in", json={"email": "x@example.com", "password": "Nope12345"}
     )
     assert resp.status == 401
+
+
+async def test_the_api_docs_say_a_token_keeps_its_role_for_its_lifetime(client: Any) -> None:
+    doc = await (await client.get("/openapi.json")).json()
+    scheme = doc["components"]["securitySchemes"]["bearerAuth"]
+    assert "role" in scheme["description"] and "lifetime" in scheme["description"]

@@ -71,7 +71,9 @@ async def test_lists_with_pagination_and_followed_at(client: Any) -> None:
     assert body["followers"][0]["id"] == str(fans[2][0].id)  # most recent first
     assert body["pagination"] == {
         "current_page": 1, "total_pages": 2, "total_items": 3, "has_next": True, "has_prev": False,
+        "next_cursor": body["pagination"]["next_cursor"],
     }  # fmt: skip
+    assert isinstance(body["pagination"]["next_cursor"], str)
     body = await (await client.get(f"/api/users/{fans[0][0].id}/following")).json()
     assert set(body) == {"following", "pagination"}
     assert [f["id"] for f in body["following"]] == [str(star.id)]
@@ -98,6 +100,53 @@ async def test_privacy_hides_lists(client: Any) -> None:
     assert (await client.get(f"/api/users/{shy.id}/following", headers=other)).status == 200
     for allowed in (shy_headers, admin):
         assert (await client.get(f"/api/users/{shy.id}/followers", headers=allowed)).status == 200
+
+
+async def set_visibility(client: Any, headers: dict[str, str], visibility: str) -> None:
+    resp = await client.put(
+        "/api/users/me",
+        json={"settings": {"privacy": {"profile_visibility": visibility}}},
+        headers=headers,
+    )
+    assert resp.status == 200, await resp.text()
+
+
+async def test_lists_hide_users_whose_profile_the_viewer_may_not_see(client: Any) -> None:
+    star, _ = await make_user(client, role="creator")
+    (public, public_h), (private, private_h), (closed, closed_h) = await make_users(client, 3)
+    await set_visibility(client, private_h, "private")
+    await set_visibility(client, closed_h, "followers")  # open to whoever follows them
+    for headers in (public_h, private_h, closed_h):
+        await follow(client, star.id, headers)
+    (stranger, stranger_h), (_, friend_h) = await make_users(client, 2)
+    await follow(client, closed.id, friend_h)
+    _, admin = await make_user(client, role="admin")
+
+    async def listed(path: str, headers: dict[str, str] | None = None) -> tuple[set[str], int]:
+        resp = await client.get(path, headers=headers or {})
+        body = await resp.json()
+        entries = body["followers" if path.endswith("followers") else "following"]
+        return {e["id"] for e in entries}, body["pagination"]["total_items"]
+
+    followers = f"/api/users/{star.id}/followers"
+    ids = {name: str(user.id) for name, user in
+           (("public", public), ("private", private), ("closed", closed))}  # fmt: skip
+    assert await listed(followers) == ({ids["public"]}, 1)
+    assert await listed(followers, stranger_h) == ({ids["public"]}, 1)
+    assert await listed(followers, friend_h) == ({ids["public"], ids["closed"]}, 2)
+    assert await listed(followers, private_h) == ({ids["public"], ids["private"]}, 2)
+    assert await listed(followers, admin) == (set(ids.values()), 3)
+    # The profile itself still counts every follower, and its followers page by page too.
+    profile = await (await client.get(f"/api/users/{star.id}")).json()
+    assert profile["user"]["follower_count"] == 3
+    page = await (await client.get(f"{followers}?limit=1", headers=friend_h)).json()
+    assert page["pagination"]["total_pages"] == 2 and page["pagination"]["has_next"] is True
+    # The same on the other side: whom someone follows.
+    await follow(client, private.id, stranger_h)
+    await follow(client, public.id, stranger_h)
+    following = f"/api/users/{stranger.id}/following"
+    assert await listed(following) == ({ids["public"]}, 1)
+    assert await listed(following, admin) == ({ids["public"], ids["private"]}, 2)
 
 
 async def test_feed_shows_followed_authors_public_videos(client: Any) -> None:

@@ -106,3 +106,10 @@ async def test_profile_errors(client: Any) -> None:
     await error_of(
         await client.get(f"/api/users/{uuid.uuid4()}", headers={"Authorization": "Bearer x"}), 401
     )
+
+
+async def test_the_api_docs_say_what_followers_only_means(client: Any) -> None:
+    doc = await (await client.get("/openapi.json")).json()
+    field = doc["components"]["schemas"]["PrivacySettings"]["properties"]["profile_visibility"]
+    assert "anyone who follows" in field["description"]
+    assert "no approval" in field["description"]

@@ -15,6 +15,7 @@ from server.app import create_app, rate_limiter
 from server.http.ratelimit import RATE_LIMITER
 from server.http.routing import Router
 from tests.conftest import STRONG_PASSWORD, make_settings
+from tests.content import make_user
 
 LIMITED = {"RATE_LIMIT_ENABLED": True}
 
@@ -86,6 +87,33 @@ async def test_refused_request_spends_no_other_budget(aiohttp_client: Any, engin
     assert resp.status == 200
     assert resp.headers["X-RateLimit-Limit"] == "10"
     assert resp.headers["X-RateLimit-Remaining"] == "7"
+
+
+async def test_upload_budget_is_spent_only_by_videos_made(
+    aiohttp_client: Any, engines: Any
+) -> None:
+    """CLUTCH's 5 uploads an hour count uploads: an invalid body is a 400 (not a 429 once the
+    budget is gone) and spends nothing, nor does a caller who may not publish."""
+    client = await limited_client(aiohttp_client, engines, RATE_LIMIT_UPLOADS="2/hour")
+    _, creator = await make_user(client, role="creator")
+    _, viewer = await make_user(client)
+    invalid = [{}, {"title": ""}, {"title": "x" * 101}, {"title": "ok", "size": 1}, {"title": 5}]
+    for body in invalid * 2:
+        resp = await client.post("/api/videos", json=body, headers=creator)
+        assert resp.status == 400, await resp.text()
+    for _ in range(3):
+        resp = await client.post("/api/videos", json={"title": "mine"}, headers=viewer)
+        assert resp.status == 403, await resp.text()
+    statuses = []
+    for _ in range(3):
+        resp = await client.post("/api/videos", json={"title": "real"}, headers=creator)
+        statuses.append(resp.status)
+    assert statuses == [201, 201, 429]
+    assert resp.headers["X-RateLimit-Limit"] == "2"
+    assert (await resp.json())["error"]["details"]["policy"] == "uploads"
+    # Once spent, an invalid body is still told what is wrong with it.
+    resp = await client.post("/api/videos", json={"title": ""}, headers=creator)
+    assert resp.status == 400
 
 
 async def test_general_budget_is_per_user(aiohttp_client: Any, engines: Any) -> None:

@@ -16,7 +16,9 @@ VIDEO_FIELDS = {
     "like_count", "dislike_count", "comment_count", "author", "tags", "category", "visibility",
     "published_at", "updated_at", "processing_status", "quality_variants", "metrics",
 }  # fmt: skip
-PAGINATION_FIELDS = {"current_page", "total_pages", "total_items", "has_next", "has_prev"}
+PAGINATION_FIELDS = {
+    "current_page", "total_pages", "total_items", "has_next", "has_prev", "next_cursor",
+}  # fmt: skip
 
 
 async def test_creator_publishes_a_ready_video_with_the_full_model(client: Any) -> None:
@@ -39,6 +41,25 @@ async def test_creator_publishes_a_ready_video_with_the_full_model(client: Any) 
     assert body["quality_variants"] == {}
     me = await (await client.get("/api/auth/me", headers=headers)).json()
     assert me["profile"]["total_videos"] == 1
+
+
+async def test_quality_variants_carry_only_clutch_keys_that_exist(client: Any) -> None:
+    _, headers = await make_user(client, role="creator")
+    video = await create_video(client, headers)
+    # What a media pipeline might leave behind: a rendition CLUTCH does not name, one not
+    # produced yet (empty) and one that exists.
+    stored = {"720p": "https://cdn.example.com/720.mp4", "1080p": "", "360p": "https://x/360"}
+    await client.app[DB].execute(
+        "UPDATE videos SET quality_variants = $2 WHERE id = $1", uuid.UUID(video["id"]), stored
+    )
+    got = await (await client.get(f"/api/videos/{video['id']}")).json()
+    assert got["quality_variants"] == {"720p": "https://cdn.example.com/720.mp4"}
+    listed = await (await client.get("/api/videos")).json()
+    assert listed["videos"][0]["quality_variants"] == {"720p": "https://cdn.example.com/720.mp4"}
+    doc = await (await client.get("/openapi.json")).json()
+    schema = doc["components"]["schemas"]["QualityVariants"]
+    assert set(schema["properties"]) == {"2160p", "1440p", "1080p", "720p", "480p"}
+    assert schema["additionalProperties"] is False and not schema.get("required")
 
 
 async def test_only_creators_and_admins_publish(client: Any) -> None:
@@ -122,7 +143,9 @@ async def test_pagination_shape_and_limits(client: Any) -> None:
     assert set(body) == {"videos", "pagination"}
     assert body["pagination"] == {
         "current_page": 2, "total_pages": 3, "total_items": 5, "has_next": True, "has_prev": True,
+        "next_cursor": body["pagination"]["next_cursor"],
     }  # fmt: skip
+    assert isinstance(body["pagination"]["next_cursor"], str)
     assert [v["title"] for v in body["videos"]] == ["video 2", "video 1"]  # latest first
     default = await (await client.get("/api/videos")).json()
     assert len(default["videos"]) == 5 and set(default["pagination"]) == PAGINATION_FIELDS

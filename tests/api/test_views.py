@@ -57,10 +57,65 @@ async def test_same_viewer_counts_once_per_window(client: TestClient) -> None:
     assert await view(client, video["id"], headers=alice) == 1
     assert await view(client, video["id"], headers=alice, json={"watch_time_seconds": 30}) == 1
     assert await view(client, video["id"], headers=bob) == 2
-    # Anonymous viewers are told apart by IP + user agent.
+    # An anonymous viewer is their address, whatever user agent they send.
     assert await view(client, video["id"], headers={"User-Agent": "tv"}) == 3
     assert await view(client, video["id"], headers={"User-Agent": "tv"}) == 3
-    assert await view(client, video["id"], headers={"User-Agent": "phone"}) == 4
+    assert await view(client, video["id"], headers={"User-Agent": "phone"}) == 3
+
+
+async def test_one_address_is_one_anonymous_viewer_whatever_its_user_agent(
+    client: TestClient,
+) -> None:
+    _, author = await make_user(client, role="creator")
+    video = await create_video(client, author)
+    counts = [
+        await view(client, video["id"], headers={"User-Agent": f"agent-{i}"}) for i in range(20)
+    ]
+    assert counts == [1] * 20
+    # Signed-in viewers on the same address are each their account.
+    for i, (_, headers) in enumerate(await make_users(client, 3)):
+        assert await view(client, video["id"], headers=headers) == 2 + i
+    await flush(client)
+    got = await (await client.get(f"/api/videos/{video['id']}")).json()
+    assert got["view_count"] == 4
+    # Trending moved by those four views only.
+    score = await client.app[DB].fetchval(
+        "SELECT trending_score FROM videos WHERE id = $1", uuid.UUID(video["id"])
+    )
+    four_views = await client.app[DB].fetchval(
+        "SELECT trending_bump(trending_bump(NULL, 1, now()), 4, now())"
+    )
+    assert score <= four_views + 1e-6
+
+
+async def test_anonymous_views_per_address_are_capped_per_window(
+    aiohttp_client: Any, engines: Any
+) -> None:
+    settings = make_settings(
+        engines,
+        VIEW_FLUSH_INTERVAL_SECONDS=3600,
+        VIEW_MAX_ANONYMOUS_PER_IP=3,
+        TRUSTED_PROXIES="127.0.0.1",
+    )
+    client = await aiohttp_client(create_app(settings))
+    _, author = await make_user(client, role="creator")
+    made = [(await create_video(client, author))["id"] for _ in range(5)]
+
+    def from_ip(ip: str) -> dict[str, Any]:
+        return {"headers": {"X-Forwarded-For": ip}}
+
+    counts = [await view(client, v, **from_ip("198.51.100.7")) for v in made]
+    assert counts == [1, 1, 1, 0, 0]  # three views a window, then answered but not counted
+    # Watching again what was counted spends nothing; the cap is per address.
+    assert await view(client, made[0], **from_ip("198.51.100.7")) == 1
+    assert await view(client, made[4], **from_ip("198.51.100.8")) == 1
+    # An IPv6 client is its /64: rotating addresses inside it buys nothing.
+    assert await view(client, made[4], **from_ip("2001:db8:1:2::1")) == 2
+    assert await view(client, made[4], **from_ip("2001:db8:1:2:ffff::9")) == 2
+    assert await view(client, made[4], **from_ip("2001:db8:1:3::1")) == 3
+    # Signed-in viewers are their accounts, uncapped by their address.
+    _, fan = await make_user(client)
+    assert await view(client, made[3], headers={**fan, "X-Forwarded-For": "198.51.100.7"}) == 1
 
 
 async def test_views_are_buffered_then_flushed(client: TestClient) -> None:
