@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PACKAGES := server channels handlers storage core devservices jobs
 
-.PHONY: run test test-unit lint migrate seed clean-var loadtest bench
+.PHONY: run test test-unit lint fuzz migrate seed clean-var loadtest bench
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy $(PACKAGES) run.py
 	$(BIN)/lint-imports
+
+# Schemathesis (all checks, anonymous and as an admin, stateful) against a node on loopback;
+# bounded by FUZZ_ARGS, e.g. `make fuzz FUZZ_ARGS="--max-examples 200 --max-time 900"`.
+fuzz: $(STAMP)
+	$(BIN)/python -m tests.fuzz $(FUZZ_ARGS)
 
 # A bounded headless Locust run against a fresh local node with seeded data; CSV and HTML
 # reports in loadtests/reports/. Override e.g. `make loadtest LOADTEST_ARGS="--users 100"`.

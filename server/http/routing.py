@@ -136,9 +136,17 @@ def refuse_nul(payload: Any) -> None:
         )
 
 
+# Past 2**53 a float no longer holds every integer: such a number stays a float (and is refused).
+_EXACT_FLOAT_INT = 2**53
+
+
+def _whole(value: float) -> bool:
+    return value.is_integer() and abs(value) <= _EXACT_FLOAT_INT
+
+
 def _has_whole_floats(value: Any) -> bool:
     if isinstance(value, float):
-        return value.is_integer()
+        return _whole(value)
     if isinstance(value, dict):
         return any(_has_whole_floats(item) for item in value.values())
     if isinstance(value, list):
@@ -147,7 +155,7 @@ def _has_whole_floats(value: Any) -> bool:
 
 
 def _whole_floats_as_ints(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and _whole(value):
         return int(value)
     if isinstance(value, dict):
         return {key: _whole_floats_as_ints(item) for key, item in value.items()}

@@ -123,3 +123,19 @@ async def test_url_fields_take_public_urls_or_own_paths_only(
         headers=creator["headers"],
     )
     assert fine.status == 201, await fine.text()
+
+
+async def test_integers_are_json_integers(client: Any, accounts: Any) -> None:
+    """As the schema's `integer` says: 120.0 is 120; true, "120", 1.5 and 1e300 are refused."""
+    creator = await accounts.register("int_creator", role="creator")
+    for duration in (True, "120", 1.5, 1e300, -1e300):
+        resp = await client.post(
+            "/api/videos", json={"title": "t", "duration": duration}, headers=creator["headers"]
+        )
+        assert resp.status == 400, (duration, await resp.text())
+        assert "duration" in (await resp.json())["error"]["field_errors"], duration
+    resp = await client.post(
+        "/api/videos", json={"title": "t", "duration": 120.0}, headers=creator["headers"]
+    )
+    assert resp.status == 201, await resp.text()
+    assert (await resp.json())["duration"] == 120
