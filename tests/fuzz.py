@@ -65,7 +65,7 @@ def admin_token(port: int) -> str:
     return token
 
 
-def fuzz(port: int, *, max_examples: int, max_time: float, seed: int | None) -> list[int]:
+def fuzz(port: int, *, max_examples: int, max_time: int, seed: int | None) -> list[int]:
     """Exit codes of the anonymous and the authenticated run."""
     base = [
         str(SCHEMATHESIS), "--config-file", str(CONFIG), "run",
@@ -85,7 +85,7 @@ def fuzz(port: int, *, max_examples: int, max_time: float, seed: int | None) -> 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--max-examples", type=int, default=50)
-    parser.add_argument("--max-time", type=float, default=300)
+    parser.add_argument("--max-time", type=int, default=300)
     parser.add_argument("--seed", type=int, default=None)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="streamhub-fuzz-") as var_dir:

@@ -6,13 +6,18 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, RootModel, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, RootModel, StringConstraints
 
-from server.http.models import RequestModel
+from server.http.models import RequestModel, text_schema, trim_not_blank
 from server.http.pagination import PageQuery, Pagination
 from storage.social.comments import Comment
 
-Content = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+Content = Annotated[
+    str,
+    StringConstraints(max_length=1000),
+    AfterValidator(trim_not_blank),
+    text_schema(1000, not_blank=True),
+]
 
 
 class CommentListQuery(PageQuery):

@@ -6,12 +6,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
-from server.http.models import DisplayName, RequestModel, Url
+from server.http.models import DisplayName, RequestModel, Url, text_schema, trim
 from server.http.pagination import Pagination
 
-Bio = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+Bio = Annotated[
+    str, StringConstraints(max_length=500), AfterValidator(trim), text_schema(500, not_blank=False)
+]
 
 
 class NotificationSettings(RequestModel):

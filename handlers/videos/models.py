@@ -10,7 +10,7 @@ import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from typing_extensions import TypedDict
 
-from server.http.models import RequestModel, Url
+from server.http.models import RequestModel, Url, text_schema, trim, trim_not_blank
 from server.http.pagination import PageQuery, Pagination
 from storage.videos.videos import Video
 
@@ -19,14 +19,24 @@ MAX_TAG_LENGTH = 30
 MAX_DURATION_SECONDS = 24 * 3600
 
 Visibility = Literal["public", "unlisted", "private"]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Title = Annotated[
+    str,
+    StringConstraints(max_length=100),
+    AfterValidator(trim_not_blank),
+    text_schema(100, not_blank=True),
+]
 Description = Annotated[str, StringConstraints(max_length=5000)]
-Category = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=50)]
+Category = Annotated[
+    str,
+    StringConstraints(max_length=50),
+    AfterValidator(lambda value: trim(value).lower()),
+    text_schema(50, not_blank=False),
+]
 Tag = Annotated[
     str,
-    StringConstraints(
-        strip_whitespace=True, to_lower=True, min_length=1, max_length=MAX_TAG_LENGTH
-    ),
+    StringConstraints(max_length=MAX_TAG_LENGTH),
+    AfterValidator(lambda value: trim_not_blank(value).lower()),
+    text_schema(MAX_TAG_LENGTH, not_blank=True),
 ]
 
 

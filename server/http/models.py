@@ -21,7 +21,35 @@ Url = Annotated[
         mode="validation",
     ),
 ]
-DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+# Text fields are trimmed of surrounding whitespace. Their limits apply to what the client sent
+# and "required" means "not blank", so that the schema (`text_schema`) states the rule exactly:
+# a pattern for "some non-space character" instead of a length the trimming would change.
+NOT_BLANK_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
+
+
+def text_schema(max_length: int, *, not_blank: bool) -> WithJsonSchema:
+    schema: dict[str, object] = {"type": "string", "maxLength": max_length}
+    if not_blank:
+        schema["pattern"] = NOT_BLANK_PATTERN
+    return WithJsonSchema(schema, mode="validation")
+
+
+def trim(value: str) -> str:
+    return value.strip()
+
+
+def trim_not_blank(value: str) -> str:
+    if not (value := value.strip()):
+        raise ValueError("must not be blank")
+    return value
+
+
+DisplayName = Annotated[
+    str,
+    StringConstraints(max_length=50),
+    AfterValidator(trim_not_blank),
+    text_schema(50, not_blank=True),
+]
 
 # CLUTCH's reactions to anything likeable (videos, comments): "remove" takes the reaction back.
 ReactionAction = Literal["like", "dislike", "remove"]
