@@ -71,7 +71,7 @@ def fuzz(port: int, *, max_examples: int, max_time: int, seed: int | None) -> li
         str(SCHEMATHESIS), "--config-file", str(CONFIG), "run",
         f"http://127.0.0.1:{port}/openapi.json",
         "--checks", "all", "--max-examples", str(max_examples), "--max-time", str(max_time),
-        "--workers", "1", "--no-color", "--request-timeout", "30",
+        "--workers", "1", "--no-color", "--request-timeout", "30", "--request-retries", "1",
         "--generation-database", "none",  # nothing written to the working tree
     ]  # fmt: skip
     if seed is not None:
