@@ -71,6 +71,7 @@ class Settings(BaseSettings):
     jwt_audience: str = Field(default="clutch-users", alias="JWT_AUDIENCE")
 
     # --- HTTP edges ----------------------------------------------------------------------
+    # Origins answered with credentials allowed; "*" admits any other origin without them.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="CORS_ORIGINS")
     api_version: str = Field(default="v1", alias="API_VERSION")
     # Largest request body accepted; anything bigger is a 413 before the handler runs.

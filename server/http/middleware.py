@@ -91,8 +91,15 @@ async def access_log(request: web.Request, handler: Handler) -> web.StreamRespon
 
 
 def cors_middleware(allowed_origins: list[str]) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """CORS for the origins listed; `*` lets any other origin read answers without credentials.
+
+    A listed origin is reflected with `Access-Control-Allow-Credentials: true`. Under `*` an
+    unlisted origin gets `Access-Control-Allow-Origin: *` and no credentials: reflecting any
+    origin with credentials would let every site act with a visitor's cookies or HTTP auth.
+    (Streamhub authenticates with bearer tokens, which a page sends explicitly either way.)
+    """
     allow_any = "*" in allowed_origins
-    allowed = frozenset(allowed_origins)
+    allowed = frozenset(allowed_origins) - {"*"}
 
     def origin_allowed(origin: str) -> bool:
         return allow_any or origin in allowed
@@ -126,8 +133,11 @@ def cors_middleware(allowed_origins: list[str]) -> Callable[..., Awaitable[web.S
                 "X-Request-ID, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, "
                 "X-RateLimit-Reset"
             )
-        response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers["Access-Control-Allow-Credentials"] = "true"
+        if origin in allowed:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Allow-Credentials"] = "true"
+        else:  # allowed only by "*"
+            response.headers["Access-Control-Allow-Origin"] = "*"
         response.headers["Vary"] = "Origin"
         return response
 
