@@ -15,9 +15,11 @@ from typing import Any
 
 import orjson
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
+from core import validation
 from core.errors import DomainError, Unauthorized, ValidationFailed
+from core.validation import Collector, InvalidInput, Problems
 from server.http import ratelimit
 from server.http.auth import Auth, authenticate
 from server.http.responses import json_response
@@ -95,35 +97,36 @@ class Router:
         return self.route("DELETE", path, **spec)
 
 
-def field_errors(exc: ValidationError) -> dict[str, list[str]]:
-    """Pydantic's errors as CLUTCH's `field_errors`: dotted field name -> messages."""
-    errors: dict[str, list[str]] = {}
-    for error in exc.errors(include_url=False, include_context=False, include_input=False):
-        name = ".".join(str(part) for part in error["loc"]) or "body"
-        message = error["msg"].removeprefix("Value error, ")
-        errors.setdefault(name, []).append(message)
-    return errors
+def refused(problems: Problems, message: str = "Request validation failed") -> ValidationFailed:
+    """CLUTCH's VALIDATION_ERROR listing `problems`; a cut list says how many there were."""
+    details: dict[str, Any] = {}
+    if problems.truncated:
+        message = f"{message}: {problems.total} errors, the first {len(problems.listed)} listed"
+        details["field_error_count"] = problems.total
+    return ValidationFailed(message, details=details, field_errors=problems.by_field())
 
 
-def _nul_fields(value: Any, path: str) -> list[str]:
-    """Dotted paths of the strings in `value` that hold NUL, which PostgreSQL text cannot store."""
+def _find_nul(value: Any, path: tuple[object, ...], found: Collector) -> None:
     if isinstance(value, str):
-        return [path or "body"] if "\x00" in value else []
+        if "\x00" in value:
+            found.add(path, "Must not contain NUL (\\u0000) characters")
+        return
     if isinstance(value, dict):
         items: Any = value.items()
     elif isinstance(value, list):
         items = enumerate(value)
     else:
-        return []
-    return [bad for key, item in items for bad in _nul_fields(item, f"{path}.{key}".lstrip("."))]
+        return
+    for key, item in items:
+        _find_nul(item, (*path, key), found)
 
 
 def refuse_nul(payload: Any) -> None:
-    if bad := _nul_fields(payload, ""):
-        raise ValidationFailed(
-            "Text may not contain NUL characters",
-            field_errors={name: ["Must not contain NUL (\\u0000) characters"] for name in bad},
-        )
+    """Refuse strings holding NUL, which PostgreSQL text cannot store."""
+    found = Collector()
+    _find_nul(payload, (), found)
+    if found.total:
+        raise refused(found.problems(), "Text may not contain NUL characters")
 
 
 async def read_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
@@ -145,17 +148,18 @@ async def read_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
     if b"\\u0000" in raw:  # the only way a NUL gets into valid JSON
         refuse_nul(payload)
     try:
-        return model.model_validate(payload)
-    except ValidationError as exc:
-        raise ValidationFailed(field_errors=field_errors(exc)) from exc
+        return validation.validate(model.model_validate, model, payload)
+    except InvalidInput as exc:
+        raise refused(exc.problems) from exc
 
 
 def parse_query(request: web.Request, model: type[BaseModel]) -> BaseModel:
-    refuse_nul(dict(request.query))
+    query = dict(request.query)
+    refuse_nul(query)
     try:
-        return model.model_validate(dict(request.query))
-    except ValidationError as exc:
-        raise ValidationFailed("Invalid query parameters", field_errors=field_errors(exc)) from exc
+        return validation.validate(model.model_validate, model, query)
+    except InvalidInput as exc:
+        raise refused(exc.problems, "Invalid query parameters") from exc
 
 
 def make_view(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
