@@ -120,9 +120,7 @@ async def test_a_body_of_unknown_fields_gets_a_bounded_answer(client: Any) -> No
     assert error["details"]["field_error_count"] == 40_000 + 2
 
 
-async def test_nested_unknown_fields_and_long_names_are_capped(
-    client: Any, accounts: Any
-) -> None:
+async def test_nested_unknown_fields_and_long_names_are_capped(client: Any, accounts: Any) -> None:
     me = await accounts.register("nested_unknowns")
     notifications: dict[str, Any] = {f"k{n}": True for n in range(20_000)}
     notifications["x" * 50_000] = True

@@ -19,9 +19,9 @@ from redis.asyncio import Redis
 from channels import internal
 from channels.node import REALTIME
 from server.app import create_app
+from tests.api.test_video_lists import insert_elsewhere, listed
 from tests.conftest import make_settings
 from tests.content import create_video, make_user
-from tests.api.test_video_lists import insert_elsewhere, listed
 from tests.ws_support import (  # noqa: F401 - fixtures
     Hub,
     broker_name_fixture,
