@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 
 from channels.authz import VideoAccess
 from channels.publisher import Publisher
+from channels.redis_client import command_client
 from core.errors import NotFound
 from handlers.accounts import routes as accounts
 from handlers.health import routes as health
@@ -116,7 +117,9 @@ def create_app(settings: Settings) -> web.Application:
     pool = db.make_pool(
         settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
     )
-    redis = Redis.from_url(settings.redis_url, health_check_interval=30)
+    redis = command_client(
+        settings.redis_url, timeout_s=settings.redis_timeout_seconds, health_check_interval=30
+    )
     tokens = token_service(settings)
     app[SETTINGS], app[DB], app[REDIS], app[TOKENS] = settings, pool, redis, tokens
     app[TRUSTED_PROXIES] = parse_networks(settings.trusted_proxies)

@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     db_pool_min: int = Field(default=2, ge=1, alias="DB_POOL_MIN")
     db_pool_max: int = Field(default=10, ge=1, alias="DB_POOL_MAX")
     migrate_on_start: bool = Field(default=True, alias="MIGRATE_ON_START")
+    # Deadlines that keep a request's wait bounded when an engine hangs (README "Failure
+    # policy"); past one, the request answers 503 SERVICE_UNAVAILABLE with Retry-After.
+    # Connecting to Redis, and each Redis command (pub/sub listeners wait while idle).
+    redis_timeout_seconds: float = Field(default=1.0, gt=0, le=60, alias="REDIS_TIMEOUT_SECONDS")
 
     # --- JWT (CLUTCH "JWT Configuration") ------------------------------------------------
     jwt_secret_key: str | None = Field(default=None, alias="JWT_SECRET_KEY")

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 import asyncpg
+import redis.exceptions
 from aiohttp import web
 
 from core.errors import DomainError
@@ -39,6 +40,23 @@ SECURITY_HEADERS = {
 
 # Request ids from clients are echoed and logged, so only a safe, short alphabet is honoured.
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+# Failures of an engine rather than of the request: each a 503 with Retry-After. Timeouts are
+# deadlines that ran out (asyncpg's and asyncio's are the builtin TimeoutError; redis-py has
+# its own); BusyLoadingError (Redis loading its data) is a redis ConnectionError.
+ENGINE_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    TimeoutError,
+    ConnectionError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.AdminShutdownError,
+    asyncpg.QueryCanceledError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
+# What a 503 asks the client to wait before retrying.
+RETRY_AFTER_SECONDS = 5
 
 # aiohttp's HTTP errors mapped onto CLUTCH's codes.
 _STATUS_CODES = {
@@ -169,6 +187,24 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         log.warning("constraint refused a write", extra={"path": request.path, "error": repr(exc)})
         return error_response(
             409, "CONFLICT", "The resource changed; retry", details={"reason": type(exc).__name__}
+        )
+    except ENGINE_UNAVAILABLE as exc:
+        # Postgres or Redis down, overloaded or past its deadline: the request may succeed
+        # later, so it is a 503 the client may retry, not a fault of ours (no trace logged).
+        log.warning(
+            "engine unavailable",
+            extra={
+                "request_id": request.get(REQUEST_ID, ""),
+                "path": request.path,
+                "error": repr(exc),
+            },
+        )
+        return error_response(
+            503,
+            "SERVICE_UNAVAILABLE",
+            "A service this request needs is unavailable or slow; retry shortly",
+            details={"reason": type(exc).__name__},
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
     except asyncpg.DataError as exc:
         # Defence in depth: input the edge models let through but Postgres refuses (a value out

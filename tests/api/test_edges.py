@@ -247,7 +247,7 @@ async def test_readyz_with_pending_migrations(aiohttp_client: Any, engines: Any)
     client = await aiohttp_client(create_app(settings))
     resp = await client.get("/readyz")
     assert resp.status == 503
-    error = assert_error(await resp.json(), "SERVER_ERROR")
+    error = assert_error(await resp.json(), "SERVICE_UNAVAILABLE")
     assert error["details"]["checks"]["postgres"].startswith("pending migrations")
 
 
