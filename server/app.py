@@ -72,8 +72,13 @@ def engines_ctx(settings: Settings, pool: asyncpg.Pool, redis: Redis) -> Cleanup
     async def ctx(_: web.Application) -> AsyncIterator[None]:
         await pool
         if settings.migrate_on_start:
-            async with pool.acquire() as conn:
+            # A connection of its own: the pool's statement deadline fits requests, not DDL.
+            assert settings.database_url
+            conn = await asyncpg.connect(settings.database_url)
+            try:
                 await migrate.apply_pending(conn)
+            finally:
+                await conn.close()
         await redis.ping()
         yield
         await redis.aclose()
@@ -99,7 +104,9 @@ def budgets(settings: Settings) -> dict[str, ratelimit.Budget]:
 def rate_limiter(settings: Settings, redis: Redis) -> ratelimit.RateLimiter | None:
     if not settings.rate_limit_enabled:
         return None
-    return ratelimit.RateLimiter(budgets(settings), redis)
+    return ratelimit.RateLimiter(
+        budgets(settings), redis, timeout_s=settings.rate_limit_timeout_seconds
+    )
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -115,7 +122,11 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=settings.max_body_bytes,
     )
     pool = db.make_pool(
-        settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+        settings.database_url,
+        min_size=settings.db_pool_min,
+        max_size=settings.db_pool_max,
+        command_timeout=settings.db_command_timeout_seconds,
+        acquire_timeout=settings.db_acquire_timeout_seconds,
     )
     redis = command_client(
         settings.redis_url, timeout_s=settings.redis_timeout_seconds, health_check_interval=30

@@ -51,6 +51,13 @@ def frozen(pid: int) -> Iterator[None]:
                 os.kill(process, signal.SIGCONT)
 
 
+def thaw(pid: int) -> None:
+    """SIGCONT `pid` and its children (harmless if they run)."""
+    for process in [pid, *children(pid)]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process, signal.SIGCONT)
+
+
 def postgres_pid(server: EmbeddedPostgres) -> int:
     pid = read_int(server.data_dir / "data" / "postmaster.pid")
     assert pid is not None, "the embedded postgres is not running"
@@ -73,6 +80,5 @@ def own_redis(folder: Path) -> Iterator[EmbeddedRedis]:
     finally:
         pid = read_int(folder / "redis.pid")
         if pid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGCONT)
+            thaw(pid)
         server.stop()
