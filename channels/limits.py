@@ -23,6 +23,8 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from channels.redis_client import command_client
+
 log = logging.getLogger("streamhub.channels.limits")
 
 
@@ -119,10 +121,18 @@ class ConnectionSlots:
 
     @classmethod
     def from_url(
-        cls, url: str, *, limit: int, lease_s: float = 60.0, prefix: str = "streamhub:ws"
+        cls,
+        url: str,
+        *,
+        limit: int,
+        lease_s: float = 60.0,
+        prefix: str = "streamhub:ws",
+        timeout_s: float | None = None,
     ) -> ConnectionSlots:
-        """Slots on a Redis client of their own, closed by `stop()`."""
-        slots = cls(Redis.from_url(url), limit=limit, lease_s=lease_s, prefix=prefix)
+        """Slots on a Redis client of their own (commands within `timeout_s`), closed by
+        `stop()`."""
+        client = command_client(url, timeout_s=timeout_s)
+        slots = cls(client, limit=limit, lease_s=lease_s, prefix=prefix)
         slots._owns_client = True
         return slots
 

@@ -5,6 +5,10 @@ Each node keeps its local counts (fed by the hub) and writes them to a Redis has
 rewrites every local entry each `heartbeat_s`; readers ignore (and delete) entries past their
 expiry, so a node that dies without cleaning up stops counting within `ttl_s`. Expiry uses the
 Redis server clock (TIME) on both sides, so node clocks need not agree.
+
+Failure policy: presence is a display figure. When Redis cannot answer (down, loading, past
+the client's deadline), `count` answers this node's own count and `claim_change` answers
+False (no push), both logged, so a request that changed something still succeeds.
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ import logging
 import time
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from channels.redis_client import command_client
 
 log = logging.getLogger("streamhub.channels.presence")
 
@@ -137,10 +144,12 @@ class RedisPresence(Presence):
         heartbeat_s: float,
         ttl_s: float,
         flush_s: float = 0.25,
+        timeout_s: float | None = None,
     ) -> None:
         super().__init__()
         self.node_id = node_id
         self._url = url
+        self._timeout_s = timeout_s
         self._heartbeat_s = heartbeat_s
         self._ttl_ms = int(ttl_s * 1000)
         self._flush_s = min(flush_s, heartbeat_s)
@@ -153,7 +162,7 @@ class RedisPresence(Presence):
         self._dirty[channel] = count
 
     async def start(self) -> None:
-        self._redis = Redis.from_url(self._url)
+        self._redis = command_client(self._url, timeout_s=self._timeout_s)
         self._write = self._redis.register_script(_WRITE)
         self._count = self._redis.register_script(_COUNT)
         self._claim = self._redis.register_script(_CLAIM)
@@ -171,13 +180,21 @@ class RedisPresence(Presence):
             await self._redis.aclose()
 
     async def count(self, channel: str) -> int:
-        await self._flush_dirty()  # this node's latest count is part of the answer
-        return int(await self._count(keys=[presence_key(channel)]))
+        try:
+            await self._flush_dirty()  # this node's latest count is part of the answer
+            return int(await self._count(keys=[presence_key(channel)]))
+        except (RedisError, OSError) as exc:
+            log.warning("presence unknown: this node's count", extra={"error": repr(exc)})
+            return self._local.get(channel, 0)
 
     async def claim_change(self, channel: str, count: int, interval_s: float) -> bool:
         keys = [pushed_key(channel), f"{pushed_key(channel)}:gate"]
         args = [count, int(interval_s * 1000), PUSHED_TTL_MS]
-        return bool(await self._claim(keys=keys, args=args))
+        try:
+            return bool(await self._claim(keys=keys, args=args))
+        except (RedisError, OSError) as exc:
+            log.warning("viewer count not claimed", extra={"error": repr(exc)})
+            return False
 
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()

@@ -27,10 +27,12 @@ from pydantic import (
     ConfigDict,
     Field,
     TypeAdapter,
-    ValidationError,
     field_serializer,
     field_validator,
 )
+
+from core import validation
+from core.validation import InvalidInput
 
 # An `events` filter names at most this many fields (each channel kind checks its own).
 MAX_EVENT_FIELDS = 32
@@ -120,6 +122,12 @@ class Ping(_Message):
 CLIENT_MESSAGES = (Auth, Subscribe, Unsubscribe, Ping)
 ClientMessage = Annotated[Auth | Subscribe | Unsubscribe | Ping, Field(discriminator="type")]
 _client_message: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
+_MODELS: dict[str, type[_Message]] = {
+    "auth": Auth,
+    "subscribe": Subscribe,
+    "unsubscribe": Unsubscribe,
+    "ping": Ping,
+}
 
 
 def parse_client_message(raw: str | bytes) -> Auth | Subscribe | Unsubscribe | Ping:
@@ -129,15 +137,23 @@ def parse_client_message(raw: str | bytes) -> Auth | Subscribe | Unsubscribe | P
         raise ProtocolError(ErrorCode.invalid_message, "Frame is not valid JSON") from exc
     if not isinstance(data, dict):
         raise ProtocolError(ErrorCode.invalid_message, "A message is a JSON object")
+    kind = data.get("type")
+    model = _MODELS.get(kind) if isinstance(kind, str) else None
     try:
-        return _client_message.validate_python(data)
-    except ValidationError as exc:
-        errors = [
-            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
-            for e in exc.errors(include_url=False, include_context=False, include_input=False)
-        ]
+        # Unknown keys are counted, not each validated: see core/validation.py for the bounds.
+        return validation.validate(
+            _client_message.validate_python, model, data, prefix=(str(kind),) if model else ()
+        )
+    except InvalidInput as exc:
+        problems = exc.problems
+        errors = [{"field": name, "message": message} for name, message in problems.listed]
+        count = {"error_count": problems.total} if problems.truncated else {}
         raise ProtocolError(
-            ErrorCode.invalid_message, "Message failed validation", errors=errors, **_echo_id(data)
+            ErrorCode.invalid_message,
+            "Message failed validation",
+            errors=errors,
+            **count,
+            **_echo_id(data),
         ) from exc
 
 

@@ -26,6 +26,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
 from channels.broker import Broker, Replay, replay_after
+from channels.redis_client import command_client
 
 log = logging.getLogger("streamhub.channels.redis")
 
@@ -50,8 +51,16 @@ def history_key(channel: str) -> str:
 
 
 class RedisBroker(Broker):
-    def __init__(self, url: str, *, history_size: int = 1000, history_ttl_s: int = 3600) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        history_size: int = 1000,
+        history_ttl_s: int = 3600,
+        timeout_s: float | None = None,
+    ) -> None:
         self._url = url
+        self._timeout_s = timeout_s
         self._history_size = history_size
         self._history_ttl_s = history_ttl_s
         self._node_channel = f"node:{uuid.uuid4().hex}"
@@ -67,7 +76,9 @@ class RedisBroker(Broker):
         return self._redis
 
     async def start(self) -> None:
-        self._redis = Redis.from_url(self._url)
+        # Publishing and history reads answer within timeout_s; the pub/sub listener reads
+        # without a deadline, however long the node's channels stay quiet.
+        self._redis = command_client(self._url, timeout_s=self._timeout_s)
         self._script = self._redis.register_script(_PUBLISH)
         self._pubsub = self._redis.pubsub()
         # A node-private channel keeps the PubSub connection subscribed (and readable)

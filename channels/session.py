@@ -109,7 +109,8 @@ class Session:
                 break
             if msg.type is WSMsgType.TEXT:
                 await self.handle(msg.data)
-            elif msg.type is WSMsgType.BINARY:
+            elif msg.type is WSMsgType.BINARY and not self._over_rate():
+                # Every frame counts against the rate: a refusal costs as much as an answer.
                 self._send(error(ErrorCode.invalid_message, "Send JSON text frames, not binary"))
 
     def close(self) -> None:

@@ -67,5 +67,5 @@ class RateLimited(DomainError):
 
 class ServiceUnavailable(DomainError):
     status = 503
-    code = "SERVER_ERROR"
+    code = "SERVICE_UNAVAILABLE"
     default_message = "Service temporarily unavailable"

@@ -21,6 +21,7 @@ from prometheus_client import Gauge
 from redis.asyncio import Redis
 
 from channels.publisher import Publisher
+from channels.redis_client import command_client
 from handlers.accounts import routes as accounts
 from handlers.health import routes as health
 from handlers.live import routes as live
@@ -66,8 +67,13 @@ def engines_ctx(settings: Settings, pool: asyncpg.Pool, redis: Redis) -> Cleanup
     async def ctx(_: web.Application) -> AsyncIterator[None]:
         await pool
         if settings.migrate_on_start:
-            async with pool.acquire() as conn:
+            # A connection of its own: the pool's statement deadline fits requests, not DDL.
+            assert settings.database_url
+            conn = await asyncpg.connect(settings.database_url)
+            try:
                 await migrate.apply_pending(conn)
+            finally:
+                await conn.close()
         await redis.ping()
         yield
         await redis.aclose()
@@ -111,7 +117,9 @@ def budgets(settings: Settings) -> dict[str, ratelimit.Budget]:
 def rate_limiter(settings: Settings, redis: Redis) -> ratelimit.RateLimiter | None:
     if not settings.rate_limit_enabled:
         return None
-    return ratelimit.RateLimiter(budgets(settings), redis)
+    return ratelimit.RateLimiter(
+        budgets(settings), redis, timeout_s=settings.rate_limit_timeout_seconds
+    )
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -127,9 +135,15 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=settings.max_body_bytes,
     )
     pool = db.make_pool(
-        settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+        settings.database_url,
+        min_size=settings.db_pool_min,
+        max_size=settings.db_pool_max,
+        command_timeout=settings.db_command_timeout_seconds,
+        acquire_timeout=settings.db_acquire_timeout_seconds,
     )
-    redis = Redis.from_url(settings.redis_url, health_check_interval=30)
+    redis = command_client(
+        settings.redis_url, timeout_s=settings.redis_timeout_seconds, health_check_interval=30
+    )
     tokens = token_service(settings)
     app[SETTINGS], app[DB], app[REDIS], app[TOKENS] = settings, pool, redis, tokens
     app[TRUSTED_PROXIES] = parse_networks(settings.trusted_proxies)

@@ -57,6 +57,21 @@ class Settings(BaseSettings):
     db_pool_min: int = Field(default=2, ge=1, alias="DB_POOL_MIN")
     db_pool_max: int = Field(default=10, ge=1, alias="DB_POOL_MAX")
     migrate_on_start: bool = Field(default=True, alias="MIGRATE_ON_START")
+    # Deadlines that keep a request's wait bounded when an engine hangs (README "Failure
+    # policy"); past one, the request answers 503 SERVICE_UNAVAILABLE with Retry-After.
+    # Waiting for a pooled Postgres connection (connecting one included); also how long a
+    # connection whose statement timed out waits for Postgres to confirm the cancel.
+    db_acquire_timeout_seconds: float = Field(
+        default=2.0, gt=0, le=60, alias="DB_ACQUIRE_TIMEOUT_SECONDS"
+    )
+    # One SQL statement of a request (the job worker and migrations are not bound by it).
+    db_command_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=300, alias="DB_COMMAND_TIMEOUT_SECONDS"
+    )
+    # Connecting to Redis, and each Redis command (pub/sub listeners wait while idle).
+    redis_timeout_seconds: float = Field(default=1.0, gt=0, le=60, alias="REDIS_TIMEOUT_SECONDS")
+    # GET /readyz answers within this, whatever the engines do (a slow check is a failure).
+    readyz_timeout_seconds: float = Field(default=2.0, gt=0, le=60, alias="READYZ_TIMEOUT_SECONDS")
 
     # --- JWT (CLUTCH "JWT Configuration") ------------------------------------------------
     jwt_secret_key: str | None = Field(default=None, alias="JWT_SECRET_KEY")
@@ -71,6 +86,7 @@ class Settings(BaseSettings):
     jwt_audience: str = Field(default="clutch-users", alias="JWT_AUDIENCE")
 
     # --- HTTP edges ----------------------------------------------------------------------
+    # Origins answered with credentials allowed; "*" admits any other origin without them.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="CORS_ORIGINS")
     api_version: str = Field(default="v1", alias="API_VERSION")
     # Largest request body accepted; anything bigger is a 413 before the handler runs.
@@ -91,6 +107,10 @@ class Settings(BaseSettings):
     rate_limit_likes: str = Field(default="100/minute", alias="RATE_LIMIT_LIKES")  # per user
     # Every /api request: per user when signed in, per client IP otherwise.
     rate_limit_general: str = Field(default="1000/hour", alias="RATE_LIMIT_GENERAL")
+    # A rate-limit check Redis has not answered within this is skipped (fails open, logged).
+    rate_limit_timeout_seconds: float = Field(
+        default=0.25, gt=0, le=10, alias="RATE_LIMIT_TIMEOUT_SECONDS"
+    )
     # Peers (IPs or CIDRs) whose X-Forwarded-For is believed; empty = use the socket's peer.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=list, alias="TRUSTED_PROXIES"

@@ -56,12 +56,14 @@ def engines(settings: Settings, node_id: str) -> tuple[Broker, Presence]:
         settings.redis_url,
         history_size=settings.history_size,
         history_ttl_s=settings.history_ttl_seconds,
+        timeout_s=settings.redis_timeout_seconds,
     )
     presence = RedisPresence(
         settings.redis_url,
         node_id=node_id,
         heartbeat_s=settings.presence_heartbeat_seconds,
         ttl_s=settings.presence_ttl_seconds,
+        timeout_s=settings.redis_timeout_seconds,
     )
     return broker, presence
 
@@ -72,12 +74,15 @@ def _socket_slots(settings: Settings) -> SocketSlots:
         return SocketSlots()
     return SocketSlots(
         per_user=ConnectionSlots.from_url(
-            settings.redis_url, limit=settings.ws_max_connections_per_user
+            settings.redis_url,
+            limit=settings.ws_max_connections_per_user,
+            timeout_s=settings.redis_timeout_seconds,
         ),
         per_anonymous_ip=ConnectionSlots.from_url(
             settings.redis_url,
             limit=settings.ws_max_anonymous_connections_per_ip,
             prefix="streamhub:ws:anonymous",
+            timeout_s=settings.redis_timeout_seconds,
         ),
     )
 

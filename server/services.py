@@ -78,7 +78,7 @@ def build_services(
         pool=pool,
         redis=redis,
         publisher=publisher,
-        health=HealthService(db=pool, redis=redis),
+        health=HealthService(db=pool, redis=redis, timeout_s=settings.readyz_timeout_seconds),
         accounts=AccountService(db=pool, tokens=tokens),
         videos=videos,
         comments=CommentService(db=pool, videos=videos, events=social_events),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import asyncpg
 import orjson
@@ -34,15 +34,58 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     """
 
 
-def make_pool(dsn: str, *, min_size: int, max_size: int) -> asyncpg.Pool:
-    """A pool not yet connected: `await pool` opens it (so it can be built synchronously)."""
-    return asyncpg.create_pool(
+class DeadlinePool(asyncpg.Pool):
+    """An asyncpg pool whose `acquire()` waits at most `acquire_timeout` unless told otherwise.
+
+    asyncpg's own default is to wait for ever, and `pool.fetch(...)` and friends acquire with
+    that default, so a Postgres that stops answering would hold every request. Failure policy,
+    with a deadline D = acquire_timeout and C = command_timeout:
+
+    - acquiring (connecting a new connection included) raises TimeoutError after D;
+    - a statement raises TimeoutError after C; asyncpg then asks Postgres to cancel it, and
+      the connection, when released, waits up to D for the cancel to be confirmed before it
+      is closed (asyncpg uses the acquire timeout for the release);
+    - inside a transaction, the ROLLBACK that follows waits up to C for that confirmation,
+      then closes the connection.
+
+    So one statement costs a caller at most about D + 2C before it sees the error.
+    """
+
+    __slots__ = ("_acquire_timeout",)
+
+    def __init__(self, *args: Any, acquire_timeout: float | None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._acquire_timeout = acquire_timeout
+
+    def acquire(self, *, timeout: float | None = None) -> Any:
+        return super().acquire(timeout=self._acquire_timeout if timeout is None else timeout)
+
+
+def make_pool(
+    dsn: str,
+    *,
+    min_size: int,
+    max_size: int,
+    command_timeout: float | None = 30,
+    acquire_timeout: float | None = None,
+) -> asyncpg.Pool:
+    """A pool not yet connected: `await pool` opens it (so it can be built synchronously).
+
+    `command_timeout` bounds each statement and `acquire_timeout` each wait for a connection
+    (None: no bound; see DeadlinePool for what a timeout costs)."""
+    return DeadlinePool(
         dsn,
+        acquire_timeout=acquire_timeout,
         min_size=min_size,
         max_size=max_size,
+        max_queries=50000,
+        max_inactive_connection_lifetime=300.0,
         init=_init_connection,
         reset=_keep_session,
-        command_timeout=30,
+        loop=None,
+        connection_class=asyncpg.Connection,
+        record_class=asyncpg.Record,
+        command_timeout=command_timeout,
     )
 
 

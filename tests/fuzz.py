@@ -79,7 +79,10 @@ def fuzz(port: int, *, max_examples: int, max_time: int, seed: int | None) -> li
         base += ["--generation-database", "none"]  # nothing written to the working tree
     codes = []
     for headers in ([], ["-H", f"Authorization: Bearer {admin_token(port)}"]):
-        codes.append(subprocess.run([*base, *headers], check=False).returncode)
+        # Run elsewhere: schemathesis keeps a cache of findings in its working directory.
+        with tempfile.TemporaryDirectory(prefix="streamhub-fuzz-") as scratch:
+            done = subprocess.run([*base, *headers], cwd=scratch, check=False)
+        codes.append(done.returncode)
     return codes
 
 

@@ -8,6 +8,7 @@ Every other domain that needs a video (comments, follows' feed, live) asks this 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import uuid
 from typing import Any
 
@@ -26,6 +27,8 @@ from storage.videos.likes import Action, VideoReaction
 from storage.videos.videos import Counts, Video
 
 PUBLISHER_ROLES = frozenset({"creator", "admin"})
+
+log = logging.getLogger("streamhub.videos")
 
 __all__ = ["PUBLISHER_ROLES", "VideoService", "Viewer", "caller_id", "video_channel"]
 
@@ -175,10 +178,21 @@ class VideoService:
         return reaction
 
     async def publish_counts(self, video_id: uuid.UUID) -> None:
-        """Publish the video's current counters (after a change made elsewhere, e.g. a comment)."""
-        counts, buffered = await both(
-            videos.counts(self.db, video_id), self.views.buffered(video_id)
-        )
+        """Publish the video's current counters (after a change made elsewhere, e.g. a comment).
+
+        Called after a commit, so it never fails the request: if the counters cannot be read
+        (an engine down or slow), the event is dropped and logged, and subscribers catch up
+        with the next one or through `resync` (see channels/publisher.py).
+        """
+        try:
+            counts, buffered = await both(
+                videos.counts(self.db, video_id), self.views.buffered(video_id)
+            )
+        except NotFound:
+            return  # deleted meanwhile: its subscribers were told so
+        except Exception:
+            log.exception("video_update not published", extra={"video_id": str(video_id)})
+            return
         await self.events.counts_changed(
             dataclasses.replace(counts, view_count=counts.view_count + buffered)
         )

@@ -31,6 +31,12 @@ id makes the retry a no-op. Durability is therefore Redis's own (use AOF in prod
 The count a viewer is told is the Postgres count plus the buffered views (pending and batches
 not yet deleted). Between a batch's commit and its deletion (one Redis round trip) a reader
 may see that batch twice; the next read is exact again.
+
+When Redis cannot answer (down, loading its dataset, or past the client's deadline), `record`
+and `buffered` do not fail the request: a view is then not counted (counting it without the
+deduplication would let anyone inflate counts), and readers are told the Postgres count alone,
+which lags by the views still buffered. Both are logged. The flush job, by contrast, fails and
+is retried: nothing is lost while Redis is away.
 """
 
 from __future__ import annotations
@@ -44,10 +50,15 @@ from dataclasses import dataclass
 
 import asyncpg
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from storage.videos import videos
 
 log = logging.getLogger("streamhub.views")
+
+# Redis down, loading (BusyLoadingError is a ConnectionError), or past the client's deadline
+# (redis' TimeoutError, or asyncio's, which is an OSError).
+REDIS_UNUSABLE = (RedisError, OSError)
 
 # KEYS: seen-key, pending hash, batch set, and for an anonymous viewer its network's budget
 # key. ARGV: window, views field, watch field, watch seconds, and the network's budget.
@@ -172,7 +183,9 @@ class ViewBuffer:
     ) -> Recorded:
         """Count a view unless this viewer was counted within the window, or (anonymous
         viewers, `network` set) their network has used its views of the window; add watch
-        time unless the view was refused."""
+        time unless the view was refused.
+
+        Redis unusable: not counted, and nothing buffered is known (see the failure policy)."""
         keys = [f"{self._seen_prefix}{video_id}:{viewer}", self._pending, self._batches]
         args: list[str | int] = [
             self._window, f"v:{video_id}", f"w:{video_id}", repr(float(watch_seconds)),
@@ -180,12 +193,22 @@ class ViewBuffer:
         if network is not None:
             keys.append(f"{self._network_prefix}{network}")
             args.append(self._per_network)
-        counted, buffered = await self._record(keys=keys, args=args)
+        try:
+            counted, buffered = await self._record(keys=keys, args=args)
+        except REDIS_UNUSABLE as exc:
+            log.warning("view not counted: redis unusable", extra={"error": repr(exc)})
+            return Recorded(counted=False, buffered=0)
         return Recorded(counted=bool(counted), buffered=int(buffered))
 
     async def buffered(self, video_id: uuid.UUID) -> int:
-        """Views of this video not yet in Postgres."""
-        total = await self._buffered(keys=[self._pending, self._batches], args=[f"v:{video_id}"])
+        """Views of this video not yet in Postgres (0 when Redis cannot say: logged)."""
+        try:
+            total = await self._buffered(
+                keys=[self._pending, self._batches], args=[f"v:{video_id}"]
+            )
+        except REDIS_UNUSABLE as exc:
+            log.warning("buffered views unknown: redis unusable", extra={"error": repr(exc)})
+            return 0
         return int(total)
 
     async def start_batch(self) -> str | None:

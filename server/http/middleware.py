@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 import asyncpg
+import redis.exceptions
 from aiohttp import web
 
 from core.errors import DomainError
@@ -39,6 +40,23 @@ SECURITY_HEADERS = {
 
 # Request ids from clients are echoed and logged, so only a safe, short alphabet is honoured.
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+# Failures of an engine rather than of the request: each a 503 with Retry-After. Timeouts are
+# deadlines that ran out (asyncpg's and asyncio's are the builtin TimeoutError; redis-py has
+# its own); BusyLoadingError (Redis loading its data) is a redis ConnectionError.
+ENGINE_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    TimeoutError,
+    ConnectionError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.AdminShutdownError,
+    asyncpg.QueryCanceledError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
+# What a 503 asks the client to wait before retrying.
+RETRY_AFTER_SECONDS = 5
 
 # aiohttp's HTTP errors mapped onto CLUTCH's codes.
 _STATUS_CODES = {
@@ -99,8 +117,15 @@ async def access_log(request: web.Request, handler: Handler) -> web.StreamRespon
 
 
 def cors_middleware(allowed_origins: list[str]) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """CORS for the origins listed; `*` lets any other origin read answers without credentials.
+
+    A listed origin is reflected with `Access-Control-Allow-Credentials: true`. Under `*` an
+    unlisted origin gets `Access-Control-Allow-Origin: *` and no credentials: reflecting any
+    origin with credentials would let every site act with a visitor's cookies or HTTP auth.
+    (Streamhub authenticates with bearer tokens, which a page sends explicitly either way.)
+    """
     allow_any = "*" in allowed_origins
-    allowed = frozenset(allowed_origins)
+    allowed = frozenset(allowed_origins) - {"*"}
 
     def origin_allowed(origin: str) -> bool:
         return allow_any or origin in allowed
@@ -134,8 +159,11 @@ def cors_middleware(allowed_origins: list[str]) -> Callable[..., Awaitable[web.S
                 "X-Request-ID, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, "
                 "X-RateLimit-Reset, Link, X-Total-Count, X-Next-Cursor"
             )
-        response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers["Access-Control-Allow-Credentials"] = "true"
+        if origin in allowed:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Allow-Credentials"] = "true"
+        else:  # allowed only by "*"
+            response.headers["Access-Control-Allow-Origin"] = "*"
         response.headers["Vary"] = "Origin"
         return response
 
@@ -167,6 +195,24 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         log.warning("constraint refused a write", extra={"path": request.path, "error": repr(exc)})
         return error_response(
             409, "CONFLICT", "The resource changed; retry", details={"reason": type(exc).__name__}
+        )
+    except ENGINE_UNAVAILABLE as exc:
+        # Postgres or Redis down, overloaded or past its deadline: the request may succeed
+        # later, so it is a 503 the client may retry, not a fault of ours (no trace logged).
+        log.warning(
+            "engine unavailable",
+            extra={
+                "request_id": request.get(REQUEST_ID, ""),
+                "path": request.path,
+                "error": repr(exc),
+            },
+        )
+        return error_response(
+            503,
+            "SERVICE_UNAVAILABLE",
+            "A service this request needs is unavailable or slow; retry shortly",
+            details={"reason": type(exc).__name__},
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
     except asyncpg.DataError as exc:
         # Defence in depth: input the edge models let through but Postgres refuses (a value out

@@ -15,13 +15,15 @@ a time, so N concurrent requests against a budget of K get exactly K successes o
 nodes. The clock is Redis' `TIME`, so nodes with skewed clocks still agree. A budget of
 `L per P` allows a burst of L, then one request every P/L.
 
-Failure policy: if Redis is unreachable the request is let through and logged (fail open). A
-rate limit is a guard rail, not an authorisation check, and refusing every request because
-Redis blinked would turn a cache outage into a full outage.
+Failure policy: if Redis is unreachable, or has not answered within `RATE_LIMIT_TIMEOUT_SECONDS`
+(250 ms by default), the request is let through and logged (fail open). A rate limit is a guard
+rail, not an authorisation check: refusing every request because Redis blinked would turn a
+cache outage into a full outage, and waiting for a paused Redis would stall every request.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -137,11 +139,19 @@ class RateLimiter:
     """
 
     def __init__(
-        self, budgets: dict[str, Budget], redis: Redis, *, prefix: str = KEY_PREFIX
+        self,
+        budgets: dict[str, Budget],
+        redis: Redis,
+        *,
+        prefix: str = KEY_PREFIX,
+        timeout_s: float | None = None,
     ) -> None:
         self.budgets = budgets
         self.redis = redis
         self.prefix = prefix
+        # How long a request waits for its check before going ahead unchecked (None: Redis's
+        # own client deadline).
+        self.timeout_s = timeout_s
         self._script: Any = None
         # Called with the policy of every refused request (metrics).
         self.on_refused: Callable[[str], None] | None = None
@@ -219,8 +229,9 @@ async def enforce(
     if not charges:
         return
     try:
-        decision = await limiter.hit(charges)
-    except (RedisError, OSError) as exc:
+        async with asyncio.timeout(limiter.timeout_s):
+            decision = await limiter.hit(charges)
+    except (RedisError, OSError) as exc:  # asyncio's TimeoutError is an OSError
         log.warning("rate limit check skipped: redis unavailable", extra={"error": repr(exc)})
         return
     earlier = request.get(DECISION)

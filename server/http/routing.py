@@ -15,10 +15,12 @@ from typing import Any
 
 import orjson
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
+from core import validation
 from core.errors import DomainError, Forbidden, Unauthorized, ValidationFailed
 from core.tokens import AccessClaims
+from core.validation import Collector, InvalidInput, Problems
 from server.http import ratelimit
 from server.http.auth import Auth, authenticate
 from server.http.responses import json_response
@@ -105,35 +107,36 @@ class Router:
         return self.route("DELETE", path, **spec)
 
 
-def field_errors(exc: ValidationError) -> dict[str, list[str]]:
-    """Pydantic's errors as CLUTCH's `field_errors`: dotted field name -> messages."""
-    errors: dict[str, list[str]] = {}
-    for error in exc.errors(include_url=False, include_context=False, include_input=False):
-        name = ".".join(str(part) for part in error["loc"]) or "body"
-        message = error["msg"].removeprefix("Value error, ")
-        errors.setdefault(name, []).append(message)
-    return errors
+def refused(problems: Problems, message: str = "Request validation failed") -> ValidationFailed:
+    """CLUTCH's VALIDATION_ERROR listing `problems`; a cut list says how many there were."""
+    details: dict[str, Any] = {}
+    if problems.truncated:
+        message = f"{message}: {problems.total} errors, the first {len(problems.listed)} listed"
+        details["field_error_count"] = problems.total
+    return ValidationFailed(message, details=details, field_errors=problems.by_field())
 
 
-def _nul_fields(value: Any, path: str) -> list[str]:
-    """Dotted paths of the strings in `value` that hold NUL, which PostgreSQL text cannot store."""
+def _find_nul(value: Any, path: tuple[object, ...], found: Collector) -> None:
     if isinstance(value, str):
-        return [path or "body"] if "\x00" in value else []
+        if "\x00" in value:
+            found.add(path, "Must not contain NUL (\\u0000) characters")
+        return
     if isinstance(value, dict):
         items: Any = value.items()
     elif isinstance(value, list):
         items = enumerate(value)
     else:
-        return []
-    return [bad for key, item in items for bad in _nul_fields(item, f"{path}.{key}".lstrip("."))]
+        return
+    for key, item in items:
+        _find_nul(item, (*path, key), found)
 
 
 def refuse_nul(payload: Any) -> None:
-    if bad := _nul_fields(payload, ""):
-        raise ValidationFailed(
-            "Text may not contain NUL characters",
-            field_errors={name: ["Must not contain NUL (\\u0000) characters"] for name in bad},
-        )
+    """Refuse strings holding NUL, which PostgreSQL text cannot store."""
+    found = Collector()
+    _find_nul(payload, (), found)
+    if found.total:
+        raise refused(found.problems(), "Text may not contain NUL characters")
 
 
 # Past 2**53 a float no longer holds every integer: such a number stays a float (and is refused).
@@ -144,16 +147,6 @@ def _whole(value: float) -> bool:
     return value.is_integer() and abs(value) <= _EXACT_FLOAT_INT
 
 
-def _has_whole_floats(value: Any) -> bool:
-    if isinstance(value, float):
-        return _whole(value)
-    if isinstance(value, dict):
-        return any(_has_whole_floats(item) for item in value.values())
-    if isinstance(value, list):
-        return any(_has_whole_floats(item) for item in value)
-    return False
-
-
 def _whole_floats_as_ints(value: Any) -> Any:
     if isinstance(value, float) and _whole(value):
         return int(value)
@@ -162,6 +155,17 @@ def _whole_floats_as_ints(value: Any) -> Any:
     if isinstance(value, list):
         return [_whole_floats_as_ints(item) for item in value]
     return value
+
+
+def _strict_json(model: type[BaseModel]) -> Callable[[Any], BaseModel]:
+    """Validate a parsed body as the JSON it came from, strictly: JSON `true` is no integer and
+    `"5"` no number, as the OpenAPI types say (a whole 120.0 is the integer 120, as JSON Schema
+    says)."""
+
+    def validate(payload: Any) -> BaseModel:
+        return model.model_validate_json(orjson.dumps(_whole_floats_as_ints(payload)), strict=True)
+
+    return validate
 
 
 async def read_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
@@ -182,24 +186,19 @@ async def read_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
         raise ValidationFailed("Request body must be a JSON object")
     if b"\\u0000" in raw:  # the only way a NUL gets into valid JSON
         refuse_nul(payload)
-    if _has_whole_floats(payload):
-        # JSON Schema's `integer` includes 120.0; strict validation does not: say it as 120.
-        raw = orjson.dumps(_whole_floats_as_ints(payload))
     try:
-        # Strict: JSON `true` is no integer and `"5"` no number, as the OpenAPI types say.
-        if raw:
-            return model.model_validate_json(raw, strict=True)
-        return model.model_validate(payload, strict=True)
-    except ValidationError as exc:
-        raise ValidationFailed(field_errors=field_errors(exc)) from exc
+        return validation.validate(_strict_json(model), model, payload)
+    except InvalidInput as exc:
+        raise refused(exc.problems) from exc
 
 
 def parse_query(request: web.Request, model: type[BaseModel]) -> BaseModel:
-    refuse_nul(dict(request.query))
+    query = dict(request.query)
+    refuse_nul(query)
     try:
-        return model.model_validate(dict(request.query))
-    except ValidationError as exc:
-        raise ValidationFailed("Invalid query parameters", field_errors=field_errors(exc)) from exc
+        return validation.validate(model.model_validate, model, query)
+    except InvalidInput as exc:
+        raise refused(exc.problems, "Invalid query parameters") from exc
 
 
 def check_role(roles: frozenset[str], user: AccessClaims | None) -> None:

@@ -168,6 +168,27 @@ async def test_cors_headers_on_errors(client: Any) -> None:
     assert resp.headers["Access-Control-Allow-Origin"] == "https://clutch.example"
 
 
+async def test_cors_wildcard_never_allows_credentials(aiohttp_client: Any, engines: Any) -> None:
+    from server.app import create_app
+
+    app = create_app(make_settings(engines, CORS_ORIGINS="*, https://clutch.example"))
+    client = await aiohttp_client(app)
+    evil = {"Origin": "https://evil.example"}
+    simple = await client.get("/healthz", headers=evil)
+    preflight = await client.options(
+        "/api/auth/login", headers={**evil, "Access-Control-Request-Method": "POST"}
+    )
+    for resp in (simple, preflight):
+        # Any origin may read answers, as "*" says, but never with the caller's credentials.
+        assert resp.headers["Access-Control-Allow-Origin"] == "*"
+        assert "Access-Control-Allow-Credentials" not in resp.headers
+    assert preflight.status == 204
+    # An origin named in the list is still reflected, with credentials.
+    resp = await client.get("/healthz", headers={"Origin": "https://clutch.example"})
+    assert resp.headers["Access-Control-Allow-Origin"] == "https://clutch.example"
+    assert resp.headers["Access-Control-Allow-Credentials"] == "true"
+
+
 async def test_versioned_paths_share_handlers(client: Any) -> None:
     resp = await client.post(
         "/api/v1/auth/register",
@@ -226,7 +247,7 @@ async def test_readyz_with_pending_migrations(aiohttp_client: Any, engines: Any)
     client = await aiohttp_client(create_app(settings))
     resp = await client.get("/readyz")
     assert resp.status == 503
-    error = assert_error(await resp.json(), "SERVER_ERROR")
+    error = assert_error(await resp.json(), "SERVICE_UNAVAILABLE")
     assert error["details"]["checks"]["postgres"].startswith("pending migrations")
 
 

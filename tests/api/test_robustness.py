@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 
 from tests.conftest import STRONG_PASSWORD
 
 HUGE = str(10**30)
+JSON = {"Content-Type": "application/json"}
+MAX_LISTED_ERRORS = 20  # core.validation.MAX_LISTED_ERRORS
 
 
 @pytest.mark.parametrize(
@@ -139,3 +142,50 @@ async def test_integers_are_json_integers(client: Any, accounts: Any) -> None:
     )
     assert resp.status == 201, await resp.text()
     assert (await resp.json())["duration"] == 120
+
+
+# --- no amplification: refusing a bad body costs no more than the body ----------------------
+
+
+async def test_a_body_of_unknown_fields_gets_a_bounded_answer(client: Any) -> None:
+    unknown = {f"field_{n:06d}": n for n in range(40_000)}  # about 800 KB
+    raw = orjson.dumps(unknown)
+    resp = await client.post("/api/auth/login", data=raw, headers=JSON)
+    assert resp.status == 400
+    answer = await resp.read()
+    assert len(answer) < 8 * 1024, "the answer lists a few fields, not every one"
+    error = orjson.loads(answer)["error"]
+    assert error["code"] == "VALIDATION_ERROR"
+    assert len(error["field_errors"]) == MAX_LISTED_ERRORS
+    # The missing fields come first, then the unknown ones; the count says how many in all.
+    assert error["field_errors"]["login"] == ["Field required"]
+    assert error["field_errors"]["field_000000"] == ["Extra inputs are not permitted"]
+    assert error["details"]["field_error_count"] == 40_000 + 2
+
+
+async def test_nested_unknown_fields_and_long_names_are_capped(client: Any, accounts: Any) -> None:
+    me = await accounts.register("nested_unknowns")
+    notifications: dict[str, Any] = {f"k{n}": True for n in range(20_000)}
+    notifications["x" * 50_000] = True
+    resp = await client.put(
+        "/api/users/me",
+        json={"settings": {"notifications": notifications}},
+        headers=me["headers"],
+    )
+    assert resp.status == 400
+    answer = await resp.read()
+    assert len(answer) < 8 * 1024
+    error = orjson.loads(answer)["error"]
+    assert len(error["field_errors"]) == MAX_LISTED_ERRORS
+    assert "settings.notifications.k0" in error["field_errors"]
+    assert error["details"]["field_error_count"] == 20_001
+    assert all(len(name) <= 100 for name in error["field_errors"])
+
+
+async def test_many_nul_fields_are_listed_in_a_bounded_answer(client: Any) -> None:
+    body = {"login": "a", "password": "b", **{f"n{n}": "\x00" for n in range(5_000)}}
+    resp = await client.post("/api/auth/login", data=orjson.dumps(body), headers=JSON)
+    assert resp.status == 400
+    error = (await resp.json())["error"]
+    assert len(error["field_errors"]) == MAX_LISTED_ERRORS
+    assert error["details"]["field_error_count"] == 5_000

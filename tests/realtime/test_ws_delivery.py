@@ -263,3 +263,20 @@ async def test_one_redis_subscription_per_channel_per_node(
                     await asyncio.sleep(0.05)
         finally:
             await redis.aclose()
+
+
+async def test_an_idle_pubsub_listener_outlives_the_redis_deadline(
+    aiohttp_client: Any, engines: Any
+) -> None:
+    # Redis commands time out after 0.2 s; the node's pub/sub listener must not.
+    async for node in start_hub(aiohttp_client, engines, "redis", REDIS_TIMEOUT_SECONDS=0.2):
+        account = await node.accounts.register(role="creator")
+        video = await node.create_video(account["user"]["id"])
+        channel = f"video:{video}"
+        ws = await node.connect()
+        assert (await ws.subscribe(channel))["type"] == "subscribed"
+        # Quiet for several deadlines: a listener cut by one would reconnect and send resync.
+        assert await ws.nothing_within(1.0)
+        await node.app[REALTIME].broker.publish(channel, {"type": "new_comment", "video_id": video})
+        assert (await ws.recv())["type"] == "new_comment"
+        await ws.close()

@@ -133,6 +133,25 @@ async def test_frames_past_the_rate_are_dropped_and_told_once(
         await client.close()
 
 
+async def test_binary_frames_count_against_the_message_rate(
+    aiohttp_client: Any, engines: Any
+) -> None:
+    async for hub in start_hub(aiohttp_client, engines, "memory", WS_MAX_MESSAGES_PER_SECOND=5):
+        client = await hub.connect()
+        for _ in range(20):
+            await client.send(b"\x00binary")
+        replies = []
+        with contextlib.suppress(TimeoutError):
+            while len(replies) < 20:
+                replies.append(await client.recv(1.0))
+        codes = [r["code"] for r in replies]
+        refused = codes.count("invalid_message")
+        assert 5 <= refused <= 6, "a binary frame is answered only within the rate"
+        assert codes.count("rate_limited") == 1, "told once per run of drops"
+        assert hub.app[REALTIME].hub.stats.rejected_messages == 20 - refused
+        await client.close()
+
+
 async def test_connections_per_user_are_limited_across_nodes(
     aiohttp_client: Any, engines: Any
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 import websockets
 
@@ -220,3 +221,24 @@ async def test_an_events_filter_names_fields_of_the_channels_kind(hub: Hub) -> N
     assert (await ws.subscribe(own, events=["like_count"]))["code"] == "invalid_message"
     assert (await ws.subscribe(own))["type"] == "subscribed"
     await ws.close()
+
+
+async def test_a_frame_of_unknown_fields_gets_a_bounded_error(
+    aiohttp_client: Any, engines: Any
+) -> None:
+    async for node in start_hub(aiohttp_client, engines, "memory"):
+        ws = await node.connect()
+        fields = {f"k{n:05d}": n for n in range(4_000)}
+        frame = orjson.dumps({"type": "subscribe", "channel": "video:x", "id": 1, **fields})
+        await ws.send(frame.decode())
+        reply = await ws.recv()
+        assert reply["code"] == "invalid_message" and reply["id"] == 1
+        # At most 20 problems listed, and how many there were: never more than the frame.
+        assert len(reply["errors"]) == 20 and reply["error_count"] == 4_000
+        assert reply["errors"][0] == {
+            "field": "subscribe.k00000", "message": "Extra inputs are not permitted",
+        }  # fmt: skip
+        assert len(orjson.dumps(reply)) < len(frame) // 10
+        await ws.send({"type": "ping", "id": "still-open"})
+        assert await ws.recv() == {"type": "pong", "id": "still-open"}
+        await ws.close()
