@@ -61,7 +61,7 @@ async def list_comments(
     status=201,
     auth=Auth.required,
     limit="comments",
-    errors=(400, 401, 404, 429),
+    errors=(400, 401, 404, 409, 429),
     summary="Comment on a video, or reply with parent_comment_id",
 )
 async def create_comment(

@@ -16,10 +16,11 @@ _ERROR_DESCRIPTIONS = {
     401: "UNAUTHORIZED: missing, invalid or expired token",
     403: "FORBIDDEN: the caller may not do this",
     404: "NOT_FOUND: no such resource",
-    409: "CONFLICT: the resource already exists",
+    409: "CONFLICT: the resource already exists, or its state refuses the change",
     413: "VALIDATION_ERROR: request body too large",
     415: "VALIDATION_ERROR: request body is not JSON",
     429: "RATE_LIMITED: too many requests",
+    503: "SERVICE_UNAVAILABLE: an engine is down or past its deadline; retry after Retry-After",
 }
 
 
@@ -110,6 +111,7 @@ def _operation(ep: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
         codes.add(400)
     if ep.limit is not None or ep.path.startswith("/api/"):
         codes.add(429)  # every /api request spends the general budget
+        codes.add(503)  # and reaches an engine, which may be down or hung
     if ep.roles is not None:
         codes.add(403)
     if ep.auth is not Auth.none:

@@ -101,11 +101,14 @@ class Pagination(BaseModel):
 def page_headers(url: URL, query: PageQuery, pagination: Pagination) -> dict[str, str]:
     """`pagination` as headers, for a list answered as a bare array: X-Total-Count, Link
     (next; for pages by number also prev, first and last) and X-Next-Cursor."""
-    kept = [(k, v) for k, v in url.query.items() if k not in ("page", "cursor", "limit")]
+    # Only the list's own parameters travel on: anything else in the URL was ignored, and a
+    # header must not carry what a client put there (control characters would break it).
+    own = set(type(query).model_fields) - {"page", "cursor", "limit"}
+    kept = [(k, v) for k, v in url.query.items() if k in own]
 
     def link(rel: str, **params: str | int) -> str:
         target = url.with_query([*kept, *params.items()])
-        return f'<{target.path_qs}>; rel="{rel}"'
+        return f'<{target.raw_path_qs}>; rel="{rel}"'
 
     links = []
     if query.cursor is not None and pagination.next_cursor is not None:

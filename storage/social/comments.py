@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import asyncpg
 
-from core.errors import NotFound
+from core.errors import Conflict, NotFound
 from core.paging import Key, KeyTypes, Slice, Window
 from storage.db import Conn
 from storage.videos.videos import TRENDING_WEIGHTS
@@ -176,8 +176,9 @@ async def create(
                 parent_id, video_id,
             )  # fmt: skip
             if not parent_ok:
-                # A reference to nothing: 404, as for a missing video (the body itself is valid).
-                raise NotFound(
+                # A well-formed reference this video's thread refuses: a conflict. (Not 404,
+                # which would say the video in the path is missing.)
+                raise Conflict(
                     "parent_comment_id is not a comment of this video",
                     field_errors={"parent_comment_id": ["No such comment on this video"]},
                 )

@@ -79,7 +79,14 @@ async def test_redis_down_is_reported_not_raised(client: Any) -> None:
 
 async def test_rate_limit_rejections_by_policy(aiohttp_client: Any, engines: Any) -> None:
     client = await aiohttp_client(
-        create_app(make_settings(engines, RATE_LIMIT_ENABLED=True, RATE_LIMIT_AUTH="1/hour"))
+        create_app(
+            make_settings(
+                engines,
+                RATE_LIMIT_ENABLED=True,
+                RATE_LIMIT_AUTH="1/hour",
+                RATE_LIMIT_TIMEOUT_SECONDS=10,
+            )
+        )
     )
     for _ in range(3):
         await client.post("/api/auth/login", json={"login": "x", "password": "y"})
