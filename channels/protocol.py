@@ -249,12 +249,14 @@ class FieldError(BaseModel):
 
 
 class Error(ServerMessage):
-    omitted_when_none = frozenset({"id", "errors", "unknown", "channel"})
+    omitted_when_none = frozenset({"id", "errors", "error_count", "unknown", "channel"})
     type: Literal["error"] = "error"
     code: ErrorCode
     message: str
     id: MessageId = None
     errors: list[FieldError] | None = None  # invalid_message: what failed validation
+    # invalid_message: how many problems there were, when `errors` lists only the first ones
+    error_count: int | None = None
     unknown: list[str] | None = None  # invalid_message: `events` fields the channel lacks
     channel: str | None = None  # the channel a subscribe was refused (when not in the id)
 
