@@ -149,7 +149,9 @@ async def test_sigkill_of_a_node_costs_the_other_nothing(
 
 
 async def test_workers_share_one_port(engines: Any, http: aiohttp.ClientSession) -> None:
-    proc, port = spawn_node(_env(engines), "--workers", "2")
+    # Sockets are anonymous and all from 127.0.0.1: lift the per-address cap (default 20).
+    env = {**_env(engines), "WS_MAX_ANONYMOUS_CONNECTIONS_PER_IP": "1000"}
+    proc, port = spawn_node(env, "--workers", "2")
     try:
         wait_ready(proc, port)
         user = await _register(http, port)
