@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import re
 
+from core.text import SPACE_CLASS
+
 _LOCAL_ONLY_TLDS = ("localhost", "localdomain", "local", "internal", "arpa")
 
 
@@ -29,7 +31,8 @@ def _any_case(word: str) -> str:
     return "".join(f"[{c}{c.upper()}]" for c in word)
 
 
-_SAFE = r'[^\s"<>\\\x00-\x1f\x7f]'
+# Spaces as JSON Schema's regex dialect counts them (core/text.py), C0 and C1 controls.
+_SAFE = rf'[^{SPACE_CLASS}"<>\\\x00-\x1f\x7f-\x9f]'
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _TLD = rf"(?!(?:{'|'.join(_any_case(w) for w in _LOCAL_ONLY_TLDS)})(?:[:/?#]|$))[A-Za-z]{{2,63}}"
 _PORT = (  # 1-65535

@@ -77,6 +77,13 @@ def make_settings(engines: Engines, **overrides: Any) -> Settings:
         "BROKER": "memory",
         # Off unless a test turns it on: tests register many accounts from one IP.
         "RATE_LIMIT_ENABLED": False,
+        # Deadlines for a loaded test machine, where 200 concurrent clients on a pool of 5 can
+        # wait seconds for a connection: a test that is about deadlines (tests/chaos) sets its
+        # own short ones; the production defaults are in server/config.py.
+        "DB_ACQUIRE_TIMEOUT_SECONDS": 30,
+        "DB_COMMAND_TIMEOUT_SECONDS": 60,
+        "REDIS_TIMEOUT_SECONDS": 10,
+        "READYZ_TIMEOUT_SECONDS": 30,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, WithJsonSchema
 
+from core import text
+from core.text import SPACE_CLASS
 from core.urls import PUBLIC_URL, check_public_url
 
 MAX_URL_LENGTH = 2048
@@ -24,7 +26,7 @@ Url = Annotated[
 # Text fields are trimmed of surrounding whitespace. Their limits apply to what the client sent
 # and "required" means "not blank", so that the schema (`text_schema`) states the rule exactly:
 # a pattern for "some non-space character" instead of a length the trimming would change.
-NOT_BLANK_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
+NOT_BLANK_PATTERN = rf"^[^\x00]*[^{SPACE_CLASS}\x00][^\x00]*$"
 
 
 def text_schema(max_length: int, *, not_blank: bool) -> WithJsonSchema:
@@ -35,11 +37,11 @@ def text_schema(max_length: int, *, not_blank: bool) -> WithJsonSchema:
 
 
 def trim(value: str) -> str:
-    return value.strip()
+    return text.trim(value)
 
 
 def trim_not_blank(value: str) -> str:
-    if not (value := value.strip()):
+    if not (value := text.trim(value)):
         raise ValueError("must not be blank")
     return value
 
