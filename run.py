@@ -113,13 +113,15 @@ def main(argv: list[str]) -> int:
         if args.workers > 1:
             asyncio.run(run_migrations(engines.database_url))
             return Supervisor(settings, args.workers, Path(__file__).resolve()).run()
-        serve(
-            _build(settings),
-            host=settings.host,
-            port=settings.port,
-            reuse_port=args.reuse_port or None,
-            shutdown_timeout=settings.shutdown_timeout,
-            on_listening=log.info,
+        asyncio.run(
+            serve(
+                _build(settings),
+                host=settings.host,
+                port=settings.port,
+                reuse_port=args.reuse_port or None,
+                shutdown_timeout=settings.shutdown_timeout,
+                on_listening=log.info,
+            )
         )
     log.info("node stopped")  # after the app's "shutdown complete" and the embedded engines
     return 0

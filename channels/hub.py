@@ -35,8 +35,8 @@ import orjson
 
 from channels.broker import Broker, Replay
 from channels.coalescer import Coalescer
-from channels.frames import message_frame
-from channels.kinds import ChannelKinds, FieldFilter, LatestValues, Selection
+from channels.frames import filtered_frame, message_frame, replay_frames
+from channels.kinds import ChannelKinds, Selection
 from channels.outbox import Outbox
 from channels.protocol import (
     ACCESS_CHANGED,
@@ -254,17 +254,9 @@ class Hub:
         )
         if gap:
             self.send(conn, Resync(channel=sub.channel, offset=last, reason="history_trimmed"))
-        # The replay has no coalescing; a filter drops what did not change within it.
-        latest = LatestValues()
-        for offset, payload in [] if gap else replay.entries:
-            event = orjson.loads(payload)
-            if not isinstance(event, dict) or event.get("type") == ACCESS_CHANGED:
-                continue  # a control publication, never sent to a client
-            filter_ = state.kind.filter_for(event) if state.kind else None
-            changed = latest.changed(filter_, event) if filter_ else None
-            frame = self._frame(state.name, offset, event, filter_, sub.selection, changed)
-            if frame is not None:
-                self._write(conn, frame)
+        entries = [] if gap else replay.entries
+        for replayed in replay_frames(state.name, state.kind, entries, sub.selection):
+            self._write(conn, replayed)
         seen = offset_key(last) if last is not None else (-1, -1)
         for at, frame in sub.buffer or ():
             if frame is not None and (at is None or offset_key(at) > seen):
@@ -332,7 +324,7 @@ class Hub:
         def frame_for(selection: Selection) -> bytes | None:
             key = selection if filter_ else None
             if key not in frames:
-                frames[key] = self._frame(state.name, offset, event, filter_, key, changed)
+                frames[key] = filtered_frame(state.name, offset, event, filter_, key, changed)
             return frames[key]
 
         state.last = offset
@@ -369,26 +361,6 @@ class Hub:
             state.access_epoch += 1  # an access change may be among the lost publications
         if self._on_gap is not None:
             self._on_gap()
-
-    @staticmethod
-    def _frame(
-        channel: str,
-        offset: str,
-        event: dict[str, Any],
-        filter_: FieldFilter | None,
-        selection: Selection,
-        changed: frozenset[str] | None,
-    ) -> bytes | None:
-        """The frame of `event` for subscribers whose `events` filter is `selection`; None
-        when they get none (see `FieldFilter.select`)."""
-        message = (
-            event
-            if filter_ is None or selection is None
-            else filter_.select(event, selection, changed)
-        )
-        if message is None:
-            return None
-        return message_frame({**message, "channel": channel, "offset": offset})
 
     # --- single messages and closing ---------------------------------------------------
 

@@ -7,9 +7,9 @@ client's mistakes (or a scanner's), so `ApiRequestHandler` answers them like any
 request: CLUTCH's error body, the security headers, one log line at info. Failures with status
 500 keep aiohttp's handling, which logs them at error level as they deserve.
 
-`serve` replaces `web.run_app` so that a node is served by this handler; it keeps run_app's
-contract (SIGINT/SIGTERM stop the node gracefully, with `shutdown_timeout` for requests in
-flight).
+`serve` (run with `asyncio.run`) replaces `web.run_app` so that a node is served by this
+handler; it keeps run_app's contract (SIGINT/SIGTERM stop the node gracefully, with
+`shutdown_timeout` for requests in flight).
 """
 
 from __future__ import annotations
@@ -74,8 +74,8 @@ class ApiAppRunner(web.AppRunner):
         return server
 
 
-def serve(
-    app: Awaitable[web.Application],
+async def serve(
+    built: Awaitable[web.Application],
     *,
     host: str,
     port: int,
@@ -84,17 +84,6 @@ def serve(
     on_listening: Callable[[str], Any],
 ) -> None:
     """Serve until SIGINT or SIGTERM, then stop gracefully (as `web.run_app` does)."""
-    asyncio.run(_serve(app, host, port, reuse_port, shutdown_timeout, on_listening))
-
-
-async def _serve(
-    built: Awaitable[web.Application],
-    host: str,
-    port: int,
-    reuse_port: bool | None,
-    shutdown_timeout: float,
-    on_listening: Callable[[str], Any],
-) -> None:
     app = await built
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

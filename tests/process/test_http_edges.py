@@ -18,9 +18,8 @@ from tests.nodes import node_env, start_node
 pytestmark = pytest.mark.timeout(240)
 
 
-@pytest.fixture(scope="module")
-def node(engines: Any) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    env = node_env(
+def _env(engines: Any) -> dict[str, str]:
+    return node_env(
         DATABASE_URL=engines.database_url,
         REDIS_URL=engines.redis_url,
         JWT_SECRET_KEY=TEST_SECRET,
@@ -28,7 +27,11 @@ def node(engines: Any) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
         LOG_LEVEL="INFO",
         WORKER_IN_NODE="false",
     )
-    proc, port = start_node(env)
+
+
+@pytest.fixture(scope="module")
+def node(engines: Any) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    proc, port = start_node(_env(engines))
     yield proc, port
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=60)
@@ -84,15 +87,7 @@ def test_the_server_header_names_no_version(node: tuple[subprocess.Popen[bytes],
 
 
 def test_refusals_log_one_info_line_and_no_traceback(engines: Any) -> None:
-    env = node_env(
-        DATABASE_URL=engines.database_url,
-        REDIS_URL=engines.redis_url,
-        JWT_SECRET_KEY=TEST_SECRET,
-        MIGRATE_ON_START="false",
-        LOG_LEVEL="INFO",
-        WORKER_IN_NODE="false",
-    )
-    proc, port = start_node(env)
+    proc, port = start_node(_env(engines))  # a node of its own: its log is read at the end
     try:
         for raw in MALFORMED.values():
             _exchange(port, raw)

@@ -10,7 +10,7 @@ import pytest
 import websockets
 from redis.asyncio import Redis
 
-from channels import hub as hub_module
+from channels import frames as frames_module
 from channels.node import REALTIME
 from tests.ws_support import (  # noqa: F401 - fixtures
     Hub,
@@ -50,8 +50,9 @@ async def test_fanout_encodes_once_and_filters_counters(
         await ws.subscribe(f"video:{video}")
     await likes_only.subscribe(f"video:{video}", events=["like_count"])
     encoded = []
-    original = hub_module.message_frame
-    monkeypatch.setattr(hub_module, "message_frame", lambda m: encoded.append(m) or original(m))
+    # The fan-out encodes through channels/frames.py (filtered_frame): count its encodes.
+    original = frames_module.message_frame
+    monkeypatch.setattr(frames_module, "message_frame", lambda m: encoded.append(m) or original(m))
     await hub.app[REALTIME].broker.publish(f"video:{video}", _comment(video, 1))
     for ws in everything:
         assert (await ws.recv())["comment"] == {"n": 1}
