@@ -22,7 +22,9 @@ from redis.asyncio import Redis
 
 from channels.publisher import Publisher
 from channels.redis_client import command_client
+from handlers.accounts import admin_routes as account_admin
 from handlers.accounts import routes as accounts
+from handlers.courses import routes as courses
 from handlers.health import routes as health
 from handlers.live import routes as live
 from handlers.social import comment_routes
@@ -45,6 +47,8 @@ STATIC_DIR = Path(__file__).parent / "static"
 ROUTERS = [
     health.routes,
     accounts.routes,
+    account_admin.routes,
+    courses.routes,
     videos.routes,
     comment_routes.routes,
     social.routes,
@@ -182,8 +186,23 @@ def create_app(settings: Settings) -> web.Application:
         app, budgets=budgets(settings), limiter=limiter, endpoints=app[routing.ENDPOINTS]
     )
     app.router.add_static("/static", STATIC_DIR)
+    add_pages(app)
     docs.setup(app)
     return app
+
+
+# Pages the links in account mail open; each posts the link's token to the API.
+PAGES = {"/verify-email": "verify-email.html", "/reset-password": "reset-password.html"}
+
+
+def add_pages(app: web.Application) -> None:
+    for path, name in PAGES.items():
+        page = STATIC_DIR / "pages" / name
+
+        async def serve(_: web.Request, page: Path = page) -> web.FileResponse:
+            return web.FileResponse(page, headers={"Cache-Control": "no-store"})
+
+        app.router.add_get(path, serve)
 
 
 def _serve_domains(app: web.Application, services: Services) -> None:
@@ -191,6 +210,7 @@ def _serve_domains(app: web.Application, services: Services) -> None:
     app[SERVICES] = services
     app[health.SERVICE] = services.health
     app[accounts.SERVICE] = services.accounts
+    app[courses.SERVICE] = services.courses
     app[videos.SERVICE] = services.videos
     app[comment_routes.SERVICE] = services.comments
     app[social.SERVICE] = services.social

@@ -210,6 +210,46 @@ class Settings(BaseSettings):
     # Dead jobs are kept until someone deletes them.
     job_done_retention_hours: float = Field(default=168.0, gt=0, alias="JOB_DONE_RETENTION_HOURS")
 
+    # Mail (handlers/mail): SMTP when SMTP_HOST is set, else each message is written as an
+    # .eml file under MAIL_DIR (default VAR_DIR/mail) and its path logged.
+    smtp_host: str | None = Field(default=None, alias="SMTP_HOST")
+    smtp_port: int = Field(default=587, ge=1, le=65535, alias="SMTP_PORT")
+    smtp_user: str | None = Field(default=None, alias="SMTP_USER")
+    smtp_password: str | None = Field(default=None, alias="SMTP_PASSWORD")
+    # auto: STARTTLS when the server offers it; always: refuse a server without it; never: plain;
+    # tls: implicit TLS from the first byte (port 465).
+    smtp_security: Literal["auto", "always", "never", "tls"] = Field(
+        default="auto", alias="SMTP_SECURITY"
+    )
+    smtp_timeout_seconds: float = Field(default=15.0, gt=0, le=300, alias="SMTP_TIMEOUT_SECONDS")
+    mail_from: str = Field(default="Streamhub <no-reply@streamhub.localhost>", alias="MAIL_FROM")
+    mail_dir: Path | None = Field(default=None, alias="MAIL_DIR")
+    # A failed delivery is retried after ~base, 2*base, 4*base ... (capped at 30 min) seconds,
+    # this many times in all: the defaults ride out an SMTP outage of about five hours.
+    mail_max_attempts: int = Field(default=15, ge=1, le=100, alias="MAIL_MAX_ATTEMPTS")
+    mail_retry_base_seconds: float = Field(
+        default=10.0, gt=0, le=3600, alias="MAIL_RETRY_BASE_SECONDS"
+    )
+    # Where links in mail point: the address users reach this service at.
+    public_base_url: str | None = Field(default=None, alias="PUBLIC_BASE_URL")
+    # A web app's own pages for the links, with `{token}` where the token goes (default: the
+    # node's pages /verify-email and /reset-password, which call the API).
+    verify_email_url: str | None = Field(default=None, alias="VERIFY_EMAIL_URL")
+    password_reset_url: str | None = Field(default=None, alias="PASSWORD_RESET_URL")
+    email_verification_ttl_hours: float = Field(
+        default=48.0, gt=0, le=24 * 30, alias="EMAIL_VERIFICATION_TTL_HOURS"
+    )
+    password_reset_ttl_minutes: float = Field(
+        default=60.0, gt=0, le=24 * 60, alias="PASSWORD_RESET_TTL_MINUTES"
+    )
+    # Reset mails one address can be sent per hour; requests beyond are answered the same way
+    # and send nothing (so the form cannot be used to flood someone's mailbox).
+    password_resets_per_hour: int = Field(default=3, ge=1, le=100, alias="PASSWORD_RESETS_PER_HOUR")
+    # OpenCourse: whether an account must have confirmed its email address to enroll.
+    enrollment_requires_verified_email: bool = Field(
+        default=False, alias="ENROLLMENT_REQUIRES_VERIFIED_EMAIL"
+    )
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
@@ -250,6 +290,18 @@ class Settings(BaseSettings):
         if value != "HS256":
             raise ValueError("only HS256 is supported")
         return value
+
+    @property
+    def base_url(self) -> str:
+        """PUBLIC_BASE_URL, or where this node listens."""
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def mail_directory(self) -> Path:
+        return self.mail_dir or self.var_dir / "mail"
 
     @property
     def is_dev(self) -> bool:

@@ -13,10 +13,15 @@ from redis.asyncio import Redis
 from channels.presence import Presence
 from channels.publisher import Publisher
 from core.tokens import TokenService
+from handlers.accounts import jobs as account_jobs
+from handlers.accounts.email_service import AccountEmails, EmailPolicy
 from handlers.accounts.service import AccountService
+from handlers.courses.service import CourseService
 from handlers.health.service import HealthService
 from handlers.live import jobs as live_jobs
 from handlers.live.service import LiveService
+from handlers.mail.service import MailService
+from handlers.mail.transport import DirectoryTransport, SmtpTransport, Transport
 from handlers.social.comment_service import CommentService
 from handlers.social.events import SocialEvents
 from handlers.social.service import SocialService
@@ -38,6 +43,7 @@ class Services:
     publisher: Publisher
     health: HealthService
     accounts: AccountService
+    courses: CourseService
     videos: VideoService
     comments: CommentService
     social: SocialService
@@ -53,6 +59,38 @@ def token_service(settings: Settings) -> TokenService:
         audience=settings.jwt_audience,
         access_ttl=timedelta(minutes=settings.access_token_expire_minutes),
         refresh_ttl=timedelta(days=settings.refresh_token_expire_days),
+    )
+
+
+def mail_transport(settings: Settings) -> Transport:
+    if not settings.smtp_host:
+        return DirectoryTransport(settings.mail_directory)
+    return SmtpTransport(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        username=settings.smtp_user,
+        password=settings.smtp_password,
+        security=settings.smtp_security,
+        timeout_s=settings.smtp_timeout_seconds,
+    )
+
+
+def account_emails(settings: Settings, pool: asyncpg.Pool) -> AccountEmails:
+    if not settings.jwt_secret_key:
+        raise ConfigError("JWT_SECRET_KEY must be resolved before the app is built")
+    base = settings.base_url
+    return AccountEmails(
+        db=pool,
+        secret=settings.jwt_secret_key,
+        mail=MailService(transport=mail_transport(settings), sender=settings.mail_from),
+        policy=EmailPolicy(
+            verification_ttl_s=settings.email_verification_ttl_hours * 3600,
+            reset_ttl_s=settings.password_reset_ttl_minutes * 60,
+            resets_per_hour=settings.password_resets_per_hour,
+            verify_link=settings.verify_email_url or f"{base}/verify-email?token={{token}}",
+            reset_link=settings.password_reset_url or f"{base}/reset-password?token={{token}}",
+            mail_max_attempts=settings.mail_max_attempts,
+        ),
     )
 
 
@@ -73,16 +111,20 @@ def build_services(
     )
     videos = VideoService(db=pool, views=views, lists=lists, events=VideoEvents(publisher))
     social_events = SocialEvents(publisher)
+    courses = CourseService(
+        db=pool, require_verified_email=settings.enrollment_requires_verified_email
+    )
     return Services(
         settings=settings,
         pool=pool,
         redis=redis,
         publisher=publisher,
         health=HealthService(db=pool, redis=redis, timeout_s=settings.readyz_timeout_seconds),
-        accounts=AccountService(db=pool, tokens=tokens),
+        accounts=AccountService(db=pool, tokens=tokens, emails=account_emails(settings, pool)),
+        courses=courses,
         videos=videos,
         comments=CommentService(db=pool, videos=videos, events=social_events),
-        social=SocialService(db=pool, events=social_events),
+        social=SocialService(db=pool, events=social_events, courses=courses),
         live=LiveService(db=pool, videos=videos, presence=presence, publisher=publisher),
     )
 
@@ -92,6 +134,12 @@ def job_kinds(services: Services) -> list[JobKind]:
     settings = services.settings
     kinds = [
         maintenance.prune_kind(retention_seconds=settings.job_done_retention_hours * 3600),
+        account_jobs.send_email_token_kind(
+            emails=services.accounts.emails,
+            retry_base_seconds=settings.mail_retry_base_seconds,
+            timeout_seconds=settings.smtp_timeout_seconds * 4,
+        ),
+        account_jobs.prune_email_tokens_kind(emails=services.accounts.emails),
         video_jobs.flush_views_kind(
             views=services.videos.views,
             pool=services.pool,

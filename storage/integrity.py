@@ -47,6 +47,9 @@ _CHECKS = {
     "users.total_views": """
         SELECT count(*) FROM users u WHERE u.total_views <> (
             SELECT coalesce(sum(v.view_count), 0) FROM videos v WHERE v.author_id = u.id)""",
+    "courses.enrollment_count": """
+        SELECT count(*) FROM courses c WHERE c.enrollment_count <> (
+            SELECT count(*) FROM enrollments e WHERE e.course_id = c.id AND e.role = 'student')""",
     "comments.orphan_likes": """
         SELECT count(*) FROM likes l WHERE
             (l.target_type = 'video'
@@ -83,6 +86,8 @@ _RECOUNT = [
                       coalesce(sum(v.like_count), 0) AS likes
                  FROM users u2 LEFT JOIN videos v ON v.author_id = u2.id GROUP BY u2.id) s
         WHERE s.id = u.id""",
+    """UPDATE courses c SET enrollment_count = (
+           SELECT count(*) FROM enrollments e WHERE e.course_id = c.id AND e.role = 'student')""",
 ]
 
 

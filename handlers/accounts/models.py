@@ -10,7 +10,9 @@ from typing import Annotated
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints, WithJsonSchema
 
+from core.roles import AnyRoleName, CourseRole
 from server.http.models import DisplayName, RequestModel
+from server.http.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE, Pagination
 
 # CLUTCH "Input Validation Rules"
 USERNAME_PATTERN = r"^[a-zA-Z0-9_]{3,30}$"
@@ -141,3 +143,74 @@ class MeProfile(BaseModel):
 class MeResponse(BaseModel):
     user: MeUser
     profile: MeProfile
+
+
+# --- accounts by email ----------------------------------------------------------------------
+
+EmailToken = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class VerifyEmailRequest(RequestModel):
+    token: EmailToken = Field(description="The `token` of the link in the confirmation mail")
+
+
+class PasswordResetRequest(RequestModel):
+    email: Email
+
+
+class PasswordResetConfirm(RequestModel):
+    token: EmailToken = Field(description="The `token` of the link in the reset mail")
+    new_password: NewPassword = Field(
+        description="8+ characters with an uppercase letter and a number"
+    )
+
+
+class EmailVerified(BaseModel):
+    success: bool = True
+    message: str
+    email: str
+    email_verified: bool
+
+
+# --- users, as administrators see them (OpenCourse's words for roles) -----------------------
+
+
+class UserListQuery(BaseModel):
+    """Query parameters; unknown ones are ignored."""
+
+    page: int = Field(default=1, ge=1, le=MAX_PAGE, description="1-based page number")
+    limit: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="Page size")
+    q: Annotated[str, StringConstraints(max_length=100)] | None = Field(
+        default=None, description="Part of a username, email or display name"
+    )
+    role: AnyRoleName | None = Field(
+        default=None, description="student|instructor|administrator (or user|creator|admin)"
+    )
+
+
+class AccountOut(BaseModel):
+    id: uuid.UUID
+    username: str
+    email: str
+    display_name: str
+    role: CourseRole = Field(description="In OpenCourse's words")
+    email_verified: bool
+    created_at: datetime
+    last_login: datetime | None
+
+
+class AccountList(BaseModel):
+    success: bool = True
+    users: list[AccountOut]
+    pagination: Pagination
+
+
+class RoleChange(RequestModel):
+    role: AnyRoleName = Field(
+        description="student|instructor|administrator (or user|creator|admin)"
+    )
+
+
+class AccountResponse(BaseModel):
+    success: bool = True
+    user: AccountOut

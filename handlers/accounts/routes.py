@@ -1,5 +1,5 @@
-"""Accounts over HTTP: CLUTCH's register/login/refresh/me/logout and the torrent app's
-sign-up/sign-in."""
+"""Accounts over HTTP: CLUTCH's register/login/refresh/me/logout, the torrent app's
+sign-up/sign-in, and OpenCourse's email confirmation and password reset."""
 
 from __future__ import annotations
 
@@ -9,16 +9,20 @@ from core.tokens import AccessClaims
 from handlers.accounts.models import (
     AuthResponse,
     AuthUser,
+    EmailVerified,
     LoginRequest,
     LogoutRequest,
     MeProfile,
     MeResponse,
     MeUser,
+    PasswordResetConfirm,
+    PasswordResetRequest,
     RefreshRequest,
     RegisterRequest,
     SignInRequest,
     SignUpRequest,
     TokenPair,
+    VerifyEmailRequest,
 )
 from handlers.accounts.service import AccountService, SignedIn, Tokens
 from server.http.models import SuccessMessage
@@ -146,3 +150,93 @@ async def sign_up(request: web.Request, *, body: SignUpRequest) -> AuthResponse:
 async def sign_in(request: web.Request, *, body: SignInRequest) -> AuthResponse:
     signed = await _service(request).login(login=str(body.email), password=body.password)
     return _signed_in(signed, "Login successful")
+
+
+# --- accounts by email (OpenCourse) -------------------------------------------------------
+
+RESET_ANSWER = (
+    "If an account uses this address, a link to reset its password is on its way."
+    " It works once and expires in a while; check your spam folder."
+)
+
+
+@routes.post(
+    "/api/auth/verify-email",
+    body=VerifyEmailRequest,
+    response=EmailVerified,
+    auth=Auth.optional,
+    limit="auth",
+    errors=(400, 401, 403),
+    summary="Confirm an email address with the token of the link we mailed",
+    description=(
+        "The link in the confirmation mail opens `/verify-email?token=...`, a page that posts"
+        " the token here. Each token works once and expires (EMAIL_VERIFICATION_TTL_HOURS)."
+        " Signed in as another account, the link is refused (403) and stays unused."
+        " A bad token is a 400 `INVALID_TOKEN` whose `details.reason` says why: `unknown`,"
+        " `used`, `expired` or `stale` (the account's address changed since)."
+    ),
+)
+async def verify_email(
+    request: web.Request, *, user: AccessClaims | None, body: VerifyEmailRequest
+) -> EmailVerified:
+    account = await _service(request).emails.confirm_email(body.token, user)
+    return EmailVerified(
+        message="Email address confirmed", email=account.email, email_verified=True
+    )
+
+
+@routes.post(
+    "/api/auth/verify-email/resend",
+    response=SuccessMessage,
+    status=202,
+    auth=Auth.required,
+    limit="auth",
+    errors=(401,),
+    summary="Mail a new confirmation link to the signed-in account's address",
+)
+async def resend_verification(request: web.Request, *, user: AccessClaims) -> SuccessMessage:
+    sent = await _service(request).emails.resend_verification(user)
+    return SuccessMessage(
+        message="A new confirmation link is on its way" if sent else "Already confirmed"
+    )
+
+
+@routes.post(
+    "/api/auth/password-reset",
+    body=PasswordResetRequest,
+    response=SuccessMessage,
+    status=202,
+    limit="auth",
+    errors=(400,),
+    summary="Mail a password reset link (the same answer whether or not the address is known)",
+    description=(
+        "Rate limited per client address (the `auth` budget) and per account"
+        " (PASSWORD_RESETS_PER_HOUR mails an hour; beyond that the answer is the same and"
+        " nothing is sent)."
+    ),
+)
+async def request_password_reset(
+    request: web.Request, *, body: PasswordResetRequest
+) -> SuccessMessage:
+    await _service(request).emails.request_password_reset(body.email)
+    return SuccessMessage(message=RESET_ANSWER)
+
+
+@routes.post(
+    "/api/auth/password-reset/confirm",
+    body=PasswordResetConfirm,
+    response=SuccessMessage,
+    limit="auth",
+    errors=(400,),
+    summary="Set a new password with the token of the reset link; signs out every session",
+    description=(
+        "The token works once (and spends every other reset link of the account). Every"
+        " refresh token of the account is revoked; access tokens already issued end with"
+        " their short lifetime (ACCESS_TOKEN_EXPIRE_MINUTES)."
+    ),
+)
+async def confirm_password_reset(
+    request: web.Request, *, body: PasswordResetConfirm
+) -> SuccessMessage:
+    await _service(request).emails.reset_password(body.token, body.new_password)
+    return SuccessMessage(message="Password changed: sign in with the new one")

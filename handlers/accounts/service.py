@@ -1,14 +1,14 @@
 """The rules of accounts: registration, sign-in, refresh-token rotation and sign-out.
 
-Passwords are hashed with Argon2id in a thread pool: it is CPU-bound (tens of ms) and on the
-event loop it would stall every socket of the node. A failed sign-in takes the same time
-whether or not the account exists (a dummy hash is verified, core/passwords.py). Refresh
-tokens rotate on every use; a rotated token that comes back revokes its whole family.
+Passwords are hashed with Argon2id in a thread pool (handlers/accounts/hashing.py). A failed
+sign-in takes the same time whether or not the account exists (a dummy hash is verified,
+core/passwords.py). Refresh tokens rotate on every use; a rotated token that comes back
+revokes its whole family. A new account gets a mail to confirm its address
+(handlers/accounts/email_service.py), queued in the transaction that creates it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
 import secrets
 import uuid
@@ -19,8 +19,11 @@ import asyncpg
 from core import passwords
 from core.errors import Conflict, Forbidden, Unauthorized
 from core.tokens import AccessClaims, TokenService, hash_token
+from handlers.accounts.email_service import AccountEmails
 from handlers.accounts.events import user_channel as user_channel  # for other domains
+from handlers.accounts.hashing import hash_password, verify_password
 from storage.accounts import refresh_tokens, users
+from storage.accounts.email_tokens import Purpose
 from storage.accounts.refresh_tokens import RotationOutcome
 
 DEFAULT_AVATAR_URL = "/static/avatars/default.svg"
@@ -39,31 +42,30 @@ class SignedIn:
     tokens: Tokens
 
 
-async def hash_password(password: str) -> str:
-    return await asyncio.get_running_loop().run_in_executor(None, passwords.hash_password, password)
-
-
-async def _verify(password_hash: str | None, password: str) -> bool:
-    return await asyncio.get_running_loop().run_in_executor(
-        None, passwords.verify_password, password_hash, password
-    )
-
-
 def username_from_email(email: str) -> str:
     local = re.sub(r"[^A-Za-z0-9_]", "_", email.split("@", 1)[0])[:20].strip("_") or "user"
     return local if len(local) >= 3 else f"{local}_user"
 
 
 class AccountService:
-    def __init__(self, *, db: asyncpg.Pool, tokens: TokenService) -> None:
+    def __init__(self, *, db: asyncpg.Pool, tokens: TokenService, emails: AccountEmails) -> None:
         self.db = db
         self.tokens = tokens
+        self.emails = emails
+
+    async def _create(self, **fields: str) -> users.User:
+        """Insert an account and queue the mail that confirms its address, in one transaction."""
+        async with self.db.acquire() as conn, conn.transaction():
+            user = await users.create(conn, **fields)
+            await self.emails.issue(
+                conn, user_id=user.id, email=user.email, purpose=Purpose.verify_email
+            )
+        return user
 
     async def register(
         self, *, username: str, email: str, password: str, display_name: str | None
     ) -> SignedIn:
-        user = await users.create(
-            self.db,
+        user = await self._create(
             username=username,
             email=email,
             password_hash=await hash_password(password),
@@ -83,8 +85,7 @@ class AccountService:
         )
         for candidate in candidates:
             try:
-                user = await users.create(
-                    self.db,
+                user = await self._create(
                     username=candidate,
                     email=email,
                     password_hash=password_hash,
@@ -102,7 +103,7 @@ class AccountService:
         """Sign in with a username or an email."""
         user = await users.find_by_login(self.db, login)
         # Verified even when no account exists, so timing does not reveal which logins exist.
-        ok = await _verify(user.password_hash if user else None, password)
+        ok = await verify_password(user.password_hash if user else None, password)
         if user is None or not ok:
             raise Unauthorized(LOGIN_FAILED)
         rehash = (
@@ -156,6 +157,8 @@ class AccountService:
         expire (ACCESS_TOKEN_EXPIRE_MINUTES); the next refresh carries the new one."""
         if by.role != "admin":
             raise Forbidden("Only admins can change roles")
+        if str(user_id) == by.user_id:
+            raise Conflict("Administrators cannot change their own role; ask another administrator")
         await users.set_role(self.db, user_id, role)
         return await users.get(self.db, user_id)
 

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
+from core.roles import CourseRole
 from server.http.models import DisplayName, RequestModel, Url, text_schema, trim
 from server.http.pagination import Pagination
 
@@ -78,13 +79,29 @@ class PublicProfile(BaseModel):
 
 class OwnUser(PublicUser):
     email: str
+    email_verified: bool
     role: str
+    course_role: CourseRole = Field(description="The role in OpenCourse's words")
     settings: dict[str, dict[str, bool | str]]
+
+
+class EnrolledCourse(BaseModel):
+    id: uuid.UUID
+    title: str
+    level: str
+    instructor_display_name: str
+    enrolled_at: datetime
+
+
+class EnrollmentsSummary(BaseModel):
+    total: int = Field(description="Courses the user is enrolled in")
+    courses: list[EnrolledCourse] = Field(description="The latest ones, newest first (at most 10)")
 
 
 class OwnProfile(BaseModel):
     user: OwnUser
     profile: ProfileTotals
+    enrollments: EnrollmentsSummary = Field(description="OpenCourse: the enrolled courses")
 
 
 class FollowResponse(BaseModel):

@@ -1,5 +1,6 @@
-"""People over HTTP: profiles (CLUTCH's privacy settings; the torrent app's own profile) and
-CLUTCH's "User Follow System" (follow, unfollow, the two lists, the feed)."""
+"""People over HTTP: profiles (CLUTCH's privacy settings; the own profile that CLUTCH, the
+torrent app and OpenCourse read at /api/users/me) and CLUTCH's "User Follow System" (follow,
+unfollow, the two lists, the feed)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ import uuid
 from aiohttp import web
 
 from core.errors import Unauthorized
+from core.roles import course_role
 from core.tokens import AccessClaims
 from handlers.social.models import (
+    EnrolledCourse,
+    EnrollmentsSummary,
     FollowEntryOut,
     FollowersList,
     FollowingList,
@@ -21,10 +25,9 @@ from handlers.social.models import (
     PublicProfile,
     PublicUser,
 )
-from handlers.social.service import SocialService
+from handlers.social.service import OwnAccount, SocialService
 from server.http.pagination import PageQuery, Pagination
 from server.http.routing import Auth, Router, path_uuid
-from storage.accounts import users
 from storage.social import follows
 from storage.social.follows import Side
 
@@ -47,10 +50,25 @@ def user_ref(request: web.Request, user: AccessClaims | None) -> uuid.UUID:
     return path_uuid(request, "user_id")
 
 
-def _own(account: users.User) -> OwnProfile:
+def _own(own: OwnAccount) -> OwnProfile:
+    account = own.account
+    fields = {name: getattr(account, name) for name in account.__slots__}
     return OwnProfile(
-        user=OwnUser.model_validate(account, from_attributes=True),
+        user=OwnUser.model_validate({**fields, "course_role": course_role(account.role)}),
         profile=ProfileTotals.model_validate(account, from_attributes=True),
+        enrollments=EnrollmentsSummary(
+            total=own.enrollments.total,
+            courses=[
+                EnrolledCourse(
+                    id=course.course_id,
+                    title=course.title,
+                    level=course.level,
+                    instructor_display_name=course.instructor_display_name,
+                    enrolled_at=course.enrolled_at,
+                )
+                for course in own.enrollments.recent
+            ],
+        ),
     )
 
 

@@ -4,13 +4,16 @@ settings), following, and the caller's own profile."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
+from core.aio import both
 from core.errors import Conflict, Forbidden
 from core.paging import Slice, Window
 from core.tokens import AccessClaims
+from handlers.courses.service import CourseService, EnrollmentSummary
 from handlers.social.events import SocialEvents
 from storage.accounts import users
 from storage.social import follows, profiles
@@ -29,10 +32,20 @@ def _is_self_or_admin(account: users.User, viewer: Viewer) -> bool:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class OwnAccount:
+    """The caller's own account, with what the other contracts add to it (OpenCourse: the
+    courses they are enrolled in)."""
+
+    account: users.User
+    enrollments: EnrollmentSummary
+
+
 class SocialService:
-    def __init__(self, *, db: asyncpg.Pool, events: SocialEvents) -> None:
+    def __init__(self, *, db: asyncpg.Pool, events: SocialEvents, courses: CourseService) -> None:
         self.db = db
         self.events = events
+        self.courses = courses
 
     async def may_see_profile(self, account: users.User, viewer: Viewer) -> bool:
         """CLUTCH privacy: profile_visibility is public, followers (who follow them) or private.
@@ -61,12 +74,18 @@ class SocialService:
         )
         return account, following
 
-    async def own_profile(self, *, viewer: AccessClaims) -> users.User:
-        return await users.get(self.db, uuid.UUID(viewer.user_id))
+    async def own_profile(self, *, viewer: AccessClaims) -> OwnAccount:
+        user_id = uuid.UUID(viewer.user_id)
+        account, enrollments = await both(
+            users.get(self.db, user_id), self.courses.summary(user_id)
+        )
+        return OwnAccount(account, enrollments)
 
-    async def update_own_profile(self, *, viewer: AccessClaims, **changes: Any) -> users.User:
+    async def update_own_profile(self, *, viewer: AccessClaims, **changes: Any) -> OwnAccount:
         """Change display name, bio, avatar or settings groups; fields not given are kept."""
-        return await profiles.update(self.db, uuid.UUID(viewer.user_id), **changes)
+        user_id = uuid.UUID(viewer.user_id)
+        account = await profiles.update(self.db, user_id, **changes)
+        return OwnAccount(account, await self.courses.summary(user_id))
 
     async def follow(self, target: uuid.UUID, *, viewer: AccessClaims) -> FollowChange:
         """Follow `target` (idempotent); a new follow tells `target` on `user:{id}`."""

@@ -99,3 +99,12 @@ async def revoke_by_hash(conn: Conn, token_hash: str) -> bool:
         return False
     await _revoke_family(conn, family_id)
     return True
+
+
+async def revoke_all(conn: Conn, user_id: uuid.UUID) -> int:
+    """Revoke every refresh token of an account (a password reset signs it out everywhere)."""
+    status = await conn.execute(
+        "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+        user_id,
+    )
+    return int(status.split()[-1])

@@ -177,3 +177,16 @@ async def search(
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def set_password(conn: Conn, user_id: uuid.UUID, password_hash: str) -> None:
+    await conn.execute(
+        "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1",
+        user_id, password_hash,
+    )  # fmt: skip
+
+
+async def confirm_email(conn: Conn, user_id: uuid.UUID) -> None:
+    await conn.execute(
+        "UPDATE users SET email_verified = true, updated_at = now() WHERE id = $1", user_id
+    )

@@ -17,8 +17,11 @@ TOTALS = {"total_views", "total_videos", "total_likes_received"}
 async def test_get_me_and_update(client: Any) -> None:
     me, headers = await make_user(client)
     body = await (await client.get("/api/users/me", headers=headers)).json()
-    assert set(body) == {"user", "profile"} and set(body["profile"]) == TOTALS
-    assert set(body["user"]) == PUBLIC_USER | {"email", "role", "settings"}
+    assert set(body) == {"user", "profile", "enrollments"} and set(body["profile"]) == TOTALS
+    own = {"email", "email_verified", "role", "course_role", "settings"}
+    assert set(body["user"]) == PUBLIC_USER | own
+    assert (body["user"]["role"], body["user"]["course_role"]) == ("user", "student")
+    assert body["enrollments"] == {"total": 0, "courses": []}
     assert body["user"]["settings"]["privacy"]["profile_visibility"] == "public"
 
     resp = await client.put(
