@@ -145,14 +145,15 @@ async def search(
         args.append(value)
         return f"${len(args)}"
 
-    draft_scope = "true" if all_drafts else (
-        f"c.instructor_id = {arg(drafts_of)}" if drafts_of is not None else "false"
-    )  # fmt: skip
-    where = {
-        "published": ["c.published"],
-        "draft": ["NOT c.published", draft_scope],
-        "all": [f"(c.published OR {draft_scope})"],
-    }[status]
+    where = ["c.published"]
+    if status != "published":
+        if all_drafts:
+            drafts = "NOT c.published"
+        elif drafts_of is not None:
+            drafts = f"NOT c.published AND c.instructor_id = {arg(drafts_of)}"
+        else:
+            drafts = "false"
+        where = [drafts] if status == "draft" else [f"(c.published OR ({drafts}))"]
     if q:
         pattern = arg(f"%{_escape_like(q.lower())}%")
         where.append(f"lower(c.title) || ' ' || lower(c.description) LIKE {pattern}")
