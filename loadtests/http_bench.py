@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from devservices.ports import free_port  # noqa: E402
-from devservices.stack import local_engines  # noqa: E402
+from devservices.stack import Engines, local_engines  # noqa: E402
 from loadtests.http_client import (  # noqa: E402
     SERVER_CPU,
     RequestFactory,
@@ -81,8 +81,11 @@ def post_json(port: int, path: str, body: dict[str, Any]) -> dict[str, Any]:
         return loaded
 
 
-def start_servers(stack: contextlib.ExitStack, args: argparse.Namespace) -> tuple[int, int]:
-    """Engines, the empty app and one seeded node on CPU 0; their ports (empty, node)."""
+def start_servers(
+    stack: contextlib.ExitStack, args: argparse.Namespace
+) -> tuple[int, int, Engines]:
+    """Engines, the empty app and one seeded node on CPU 0; their ports (empty, node) and the
+    engines' URLs."""
     var_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="streamhub-hb-")))
     engines = stack.enter_context(local_engines(var_dir, None, None))
     # The empty app stays up, idle, while the node is measured, and the node while it is.
@@ -99,7 +102,7 @@ def start_servers(stack: contextlib.ExitStack, args: argparse.Namespace) -> tupl
     node = stack.enter_context(process([sys.executable, "run.py"], env))
     wait_ready(port, node)
     seed_data(engines.database_url, args.seed_users, args.seed_videos, args.out.parent)
-    return empty_port, port
+    return empty_port, port, engines
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -108,7 +111,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     results: list[Result] = []
     ratios: dict[int, dict[str, float]] = {}
     with contextlib.ExitStack() as stack:
-        empty_port, port = start_servers(stack, args)
+        empty_port, port, _ = start_servers(stack, args)
         seed = json.loads((args.out.parent / "seed.json").read_text())
         for connections in levels:
             # Fresh sessions per level: refresh tokens rotated in the last level's client
