@@ -104,3 +104,9 @@ async def truncate_all(conn: asyncpg.Connection) -> None:
     if tables:
         names = ", ".join(row["name"] for row in tables)
         await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+
+
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, its own `%`, `_` and `\\` taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

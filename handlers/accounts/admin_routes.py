@@ -19,7 +19,7 @@ from handlers.accounts.models import (
     UserListQuery,
 )
 from handlers.accounts.routes import SERVICE
-from server.http.pagination import PageQuery, Pagination
+from server.http.pagination import Pagination
 from server.http.routing import Auth, Router, path_uuid
 from storage.accounts.users import User
 
@@ -60,7 +60,7 @@ async def list_users(
     )
     return AccountList(
         users=[_account(account) for account in found],
-        pagination=Pagination.of(PageQuery(page=query.page, limit=query.limit), total),
+        pagination=Pagination.of(query, total),
     )
 
 

@@ -12,7 +12,7 @@ from pydantic import AfterValidator, BaseModel, Field, StringConstraints, WithJs
 
 from core.roles import AnyRoleName, CourseRole
 from server.http.models import DisplayName, RequestModel
-from server.http.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE, Pagination
+from server.http.pagination import PageNumberQuery, Pagination
 
 # CLUTCH "Input Validation Rules"
 USERNAME_PATTERN = r"^[a-zA-Z0-9_]{3,30}$"
@@ -175,11 +175,7 @@ class EmailVerified(BaseModel):
 # --- users, as administrators see them (OpenCourse's words for roles) -----------------------
 
 
-class UserListQuery(BaseModel):
-    """Query parameters; unknown ones are ignored."""
-
-    page: int = Field(default=1, ge=1, le=MAX_PAGE, description="1-based page number")
-    limit: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="Page size")
+class UserListQuery(PageNumberQuery):
     q: Annotated[str, StringConstraints(max_length=100)] | None = Field(
         default=None, description="Part of a username, email or display name"
     )

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from server.http.models import RequestModel, text_schema, trim, trim_not_blank
-from server.http.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE, Pagination
+from server.http.pagination import PageNumberQuery, Pagination
 
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 30
@@ -68,11 +68,7 @@ class CourseUpdate(RequestModel):
         return {k: v for k, v in sent.items() if v is not None or k == "capacity"}
 
 
-class CourseListQuery(BaseModel):
-    """Query parameters; unknown ones are ignored (clients add cache busters)."""
-
-    page: int = Field(default=1, ge=1, le=MAX_PAGE, description="1-based page number")
-    limit: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="Page size")
+class CourseListQuery(PageNumberQuery):
     q: Annotated[str, StringConstraints(max_length=100)] | None = Field(
         default=None, description="Words to find in the title or description (case-insensitive)"
     )
@@ -146,8 +142,3 @@ class StudentList(BaseModel):
     success: bool = True
     students: list[StudentOut]
     pagination: Pagination
-
-
-class PageOnly(BaseModel):
-    page: int = Field(default=1, ge=1, le=MAX_PAGE, description="1-based page number")
-    limit: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="Page size")

@@ -17,13 +17,12 @@ from handlers.courses.models import (
     CourseResponse,
     CourseUpdate,
     EnrollmentResponse,
-    PageOnly,
     StudentList,
     StudentOut,
 )
 from handlers.courses.service import CourseService, CourseView
 from server.http.models import SuccessMessage
-from server.http.pagination import PageQuery, Pagination
+from server.http.pagination import PageNumberQuery, Pagination
 from server.http.routing import Auth, Router, path_uuid
 from storage.courses.courses import Course
 from storage.courses.enrollments import Change, Outcome
@@ -47,10 +46,6 @@ def _out(course: Course, is_enrolled: bool | None = None) -> CourseOut:
 
 def _view(view: CourseView) -> CourseResponse:
     return CourseResponse(course=_out(view.course, view.is_enrolled))
-
-
-def _pagination(page: int, limit: int, total: int) -> Pagination:
-    return Pagination.of(PageQuery(page=page, limit=limit), total)
 
 
 @routes.get(
@@ -77,7 +72,7 @@ async def list_courses(
     )
     return CourseList(
         courses=[_out(course) for course in found],
-        pagination=_pagination(query.page, query.limit, total),
+        pagination=Pagination.of(query, total),
     )
 
 
@@ -194,13 +189,15 @@ async def unenroll(request: web.Request, *, user: AccessClaims) -> EnrollmentRes
 
 @routes.get(
     "/api/courses/{course_id}/students",
-    query=PageOnly,
+    query=PageNumberQuery,
     response=StudentList,
     auth=Auth.required,
     errors=(400, 401, 403, 404),
     summary="A course's students, latest first (its instructor and administrators)",
 )
-async def students(request: web.Request, *, user: AccessClaims, query: PageOnly) -> StudentList:
+async def students(
+    request: web.Request, *, user: AccessClaims, query: PageNumberQuery
+) -> StudentList:
     found, total = await _service(request).students(
         path_uuid(request, "course_id"),
         user,
@@ -209,5 +206,5 @@ async def students(request: web.Request, *, user: AccessClaims, query: PageOnly)
     )
     return StudentList(
         students=[StudentOut.model_validate(s, from_attributes=True) for s in found],
-        pagination=_pagination(query.page, query.limit, total),
+        pagination=Pagination.of(query, total),
     )

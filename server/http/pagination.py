@@ -38,11 +38,17 @@ PAGE_HEADERS = {
 }
 
 
-class PageQuery(BaseModel):
-    """Query parameters. Unknown ones are ignored, not refused: clients add cache busters."""
+class PageNumberQuery(BaseModel):
+    """Query parameters of a list paged by number only. Unknown ones are ignored, not refused:
+    clients add cache busters."""
 
     page: int = Field(default=1, ge=1, le=MAX_PAGE, description="1-based page number")
     limit: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="Page size")
+
+
+class PageQuery(PageNumberQuery):
+    """Query parameters of a list paged by number or by cursor."""
+
     cursor: str | None = Field(
         default=None,
         min_length=1,
@@ -80,12 +86,16 @@ class Pagination(BaseModel):
 
     @classmethod
     def of(
-        cls, query: PageQuery, total_items: int, found: Slice[Any] | None = None, scope: str = ""
+        cls,
+        query: PageNumberQuery,
+        total_items: int,
+        found: Slice[Any] | None = None,
+        scope: str = "",
     ) -> Pagination:
         """The page `query` asked for, of a list of `total_items`; with `found` (the page read),
         the cursor of the next page too."""
         total_pages = math.ceil(total_items / query.limit)
-        by_cursor = query.cursor is not None
+        by_cursor = isinstance(query, PageQuery) and query.cursor is not None
         has_next = bool(found and found.more) if by_cursor else query.page < total_pages
         last_key = found.last_key if found else None
         return cls(

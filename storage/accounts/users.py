@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 
 from core.errors import Conflict, NotFound
-from storage.db import Conn
+from storage.db import Conn, contains_pattern
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +159,7 @@ async def search(
     (case-insensitive substring), `role` filters. Returns one page and the total."""
     where, args = ["true"], []
     if q:
-        args.append(f"%{_escape_like(q)}%")
+        args.append(contains_pattern(q))
         n = len(args)
         where.append(f"(username ILIKE ${n} OR email ILIKE ${n} OR display_name ILIKE ${n})")
     if role:
@@ -173,10 +173,6 @@ async def search(
     )  # fmt: skip
     total = await conn.fetchval(f"SELECT count(*) FROM users WHERE {clause}", *args)
     return [_user(row) for row in rows], int(total or 0)
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 async def set_password(conn: Conn, user_id: uuid.UUID, password_hash: str) -> None:

@@ -10,7 +10,7 @@ from typing import Any, Literal
 import asyncpg
 
 from core.errors import NotFound
-from storage.db import Conn
+from storage.db import Conn, contains_pattern
 
 Sort = Literal["newest", "popular", "title"]
 # Which courses a list shows: published ones, drafts, or both. Drafts are further limited by
@@ -119,10 +119,6 @@ async def delete(conn: Conn, course_id: uuid.UUID) -> bool:
     return status != "DELETE 0"
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 async def search(
     conn: Conn,
     *,
@@ -155,7 +151,7 @@ async def search(
             drafts = "false"
         where = [drafts] if status == "draft" else [f"(c.published OR ({drafts}))"]
     if q:
-        pattern = arg(f"%{_escape_like(q.lower())}%")
+        pattern = arg(contains_pattern(q.lower()))
         where.append(f"lower(c.title) || ' ' || lower(c.description) LIKE {pattern}")
     if instructor_id is not None:
         where.append(f"c.instructor_id = {arg(instructor_id)}")
