@@ -1,6 +1,6 @@
 """OpenCourse's endpoints under load: p50/p95/p99 and throughput, as a ratio to an empty aiohttp
-handler measured in the same run (loadtests/http_bench.py's layout: servers on CPU 0, the load
-generator on CPU 1).
+handler and to the house's reference read `GET /api/videos/{id}`, both measured in the same run
+(loadtests/http_bench.py's layout: servers on CPU 0, the load generator on CPU 1).
 
 The node is seeded with http_bench's users and videos; then one seed user is made an
 instructor and creates `--courses` published courses through the API, and every connection
@@ -88,7 +88,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                       )["tokens"]["access_token"]
             for i in range(connections)
         ]  # fmt: skip
+        videos = seed["video_ids"]
         phases = [
+            # The house's reference read (BENCHMARKS.md), measured in the same run.
+            ("GET /api/videos/{id} (reference)", lambda i, n, _: http_request(
+                "GET", f"/api/videos/{videos[n % 50]}", token=tokens[i]), (200,)),
             ("GET /api/v1/courses", lambda i, n, _: http_request(
                 "GET", "/api/v1/courses?limit=20"), (200,)),
             ("GET /api/v1/courses?q=", lambda i, n, _: http_request(
