@@ -24,11 +24,13 @@ from channels.publisher import Publisher
 from channels.redis_client import command_client
 from handlers.accounts import admin_routes as account_admin
 from handlers.accounts import routes as accounts
+from handlers.apikeys import routes as api_keys
 from handlers.courses import routes as courses
 from handlers.health import routes as health
 from handlers.live import routes as live
 from handlers.social import comment_routes
 from handlers.social import routes as social
+from handlers.torrents import routes as torrents
 from handlers.videos import routes as videos
 from handlers.videos.jobs import FLUSH_VIEWS
 from jobs.metrics import JobsCollector
@@ -36,7 +38,7 @@ from server import realtime
 from server.config import Settings
 from server.http import docs, metrics, ratelimit, routing
 from server.http.addresses import TRUSTED_PROXIES, parse_networks
-from server.http.auth import TOKENS
+from server.http.auth import API_KEYS, TOKENS
 from server.http.middleware import access_log, cors_middleware, errors, security_headers
 from server.services import Services, build_services, token_service
 from storage import db, jobs, migrate
@@ -53,6 +55,8 @@ ROUTERS = [
     comment_routes.routes,
     social.routes,
     live.routes,
+    torrents.routes,
+    api_keys.routes,
 ]
 
 # The engines' clients and services, for the tests and tools that reach past the API (never
@@ -112,6 +116,7 @@ def budgets(settings: Settings) -> dict[str, ratelimit.Budget]:
             "uploads": settings.rate_limit_uploads,
             "comments": settings.rate_limit_comments,
             "likes": settings.rate_limit_likes,
+            "ingest": settings.rate_limit_ingest,
             ratelimit.GENERAL: settings.rate_limit_general,
         },
         per_ip={"auth"},  # guards sign-in itself: counted per client IP even with a token
@@ -215,6 +220,9 @@ def _serve_domains(app: web.Application, services: Services) -> None:
     app[comment_routes.SERVICE] = services.comments
     app[social.SERVICE] = services.social
     app[live.SERVICE] = services.live
+    app[torrents.SERVICE] = services.torrents
+    app[api_keys.SERVICE] = services.api_keys
+    app[API_KEYS] = services.api_keys.check
 
 
 class FlushLag:

@@ -105,6 +105,8 @@ class Settings(BaseSettings):
     rate_limit_uploads: str = Field(default="5/hour", alias="RATE_LIMIT_UPLOADS")  # per user
     rate_limit_comments: str = Field(default="30/hour", alias="RATE_LIMIT_COMMENTS")  # per user
     rate_limit_likes: str = Field(default="100/minute", alias="RATE_LIMIT_LIKES")  # per user
+    # The scraper's ingest batches, per API key.
+    rate_limit_ingest: str = Field(default="120/minute", alias="RATE_LIMIT_INGEST")
     # Every /api request: per user when signed in, per client IP otherwise.
     rate_limit_general: str = Field(default="1000/hour", alias="RATE_LIMIT_GENERAL")
     # A rate-limit check Redis has not answered within this is skipped (fails open, logged).
@@ -276,6 +278,7 @@ class Settings(BaseSettings):
         "rate_limit_uploads",
         "rate_limit_comments",
         "rate_limit_likes",
+        "rate_limit_ingest",
         "rate_limit_general",
     )
     @classmethod

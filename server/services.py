@@ -16,6 +16,7 @@ from core.tokens import TokenService
 from handlers.accounts import jobs as account_jobs
 from handlers.accounts.email_service import AccountEmails, EmailPolicy
 from handlers.accounts.service import AccountService
+from handlers.apikeys.service import ApiKeyService
 from handlers.courses.service import CourseService
 from handlers.health.service import HealthService
 from handlers.live import jobs as live_jobs
@@ -25,6 +26,7 @@ from handlers.mail.transport import DirectoryTransport, SmtpTransport, Transport
 from handlers.social.comment_service import CommentService
 from handlers.social.events import SocialEvents
 from handlers.social.service import SocialService
+from handlers.torrents.service import TorrentService
 from handlers.videos import jobs as video_jobs
 from handlers.videos.events import VideoEvents
 from handlers.videos.lists import VideoLists
@@ -48,6 +50,8 @@ class Services:
     comments: CommentService
     social: SocialService
     live: LiveService
+    torrents: TorrentService
+    api_keys: ApiKeyService
 
 
 def token_service(settings: Settings) -> TokenService:
@@ -126,6 +130,8 @@ def build_services(
         comments=CommentService(db=pool, videos=videos, events=social_events),
         social=SocialService(db=pool, events=social_events, courses=courses),
         live=LiveService(db=pool, videos=videos, presence=presence, publisher=publisher),
+        torrents=TorrentService(db=pool),
+        api_keys=ApiKeyService(db=pool),
     )
 
 

@@ -95,11 +95,16 @@ async def create_pool(dsn: str, *, min_size: int, max_size: int) -> asyncpg.Pool
     return pool
 
 
+# Tables whose rows migrations write (the migration record, reference data): never emptied.
+KEPT_TABLES = ["schema_migrations", "categories"]
+
+
 async def truncate_all(conn: asyncpg.Connection) -> None:
-    """Empty every table except the migration record (tests and `seed --reset`)."""
+    """Empty every table but KEPT_TABLES (tests and `seed --reset`)."""
     tables = await conn.fetch(
         """SELECT quote_ident(tablename) AS name FROM pg_tables
-           WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"""
+           WHERE schemaname = 'public' AND tablename <> ALL($1::text[])""",
+        KEPT_TABLES,
     )
     if tables:
         names = ", ".join(row["name"] for row in tables)

@@ -116,7 +116,10 @@ def _operation(ep: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
         codes.add(403)
     if ep.auth is not Auth.none:
         codes.add(401)
-        op["security"] = [{"bearerAuth": []}] + ([{}] if ep.auth is Auth.optional else [])
+        if ep.auth is Auth.api_key:
+            op["security"] = [{"apiKey": []}]
+        else:
+            op["security"] = [{"bearerAuth": []}] + ([{}] if ep.auth is Auth.optional else [])
     for status in sorted(codes):
         responses[str(status)] = {
             "description": _ERROR_DESCRIPTIONS.get(status, "Error"),
@@ -161,6 +164,12 @@ def build(endpoints: list[Endpoint], *, title: str, version: str) -> dict[str, A
         "components": {
             "schemas": defs.get("$defs", {}),
             "securitySchemes": {
+                "apiKey": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-API-Key",
+                    "description": "A machine's API key (created by an admin, shown once)",
+                },
                 "bearerAuth": {
                     "type": "http",
                     "scheme": "bearer",
@@ -172,7 +181,7 @@ def build(endpoints: list[Endpoint], *, title: str, version: str) -> dict[str, A
                         " checks on writes read the role from the token, so a role granted or"
                         " taken away applies from the next refresh."
                     ),
-                }
+                },
             },
         },
     }

@@ -198,11 +198,13 @@ def charges_for(
     *,
     general: bool = True,
     own: bool = True,
+    identity: str | None = None,
 ) -> list[tuple[str, str]]:
     """The (budget, identity) pairs this request spends: the general budget (`general`) and
-    the endpoint's own one (`own`)."""
+    the endpoint's own one (`own`). The caller is `identity` when given (a machine's API key),
+    else the signed-in user, else the client's IP."""
     ip = "ip:" + caller_ip(request)
-    caller = f"user:{user.user_id}" if user is not None else ip
+    caller = identity or (f"user:{user.user_id}" if user is not None else ip)
     charges: list[tuple[str, str]] = []
     if general and endpoint.path.startswith("/api/") and GENERAL in limiter.budgets:
         charges.append((GENERAL, caller))
@@ -219,13 +221,16 @@ async def enforce(
     *,
     general: bool = True,
     own: bool = True,
+    identity: str | None = None,
 ) -> None:
     """Spend this request's budgets (all of them, or only the general one or only the
     endpoint's own); raise RateLimited (429) when one is exhausted."""
     limiter = request.app.get(RATE_LIMITER)
     if limiter is None:
         return
-    charges = charges_for(request, limiter, endpoint, user, general=general, own=own)
+    charges = charges_for(
+        request, limiter, endpoint, user, general=general, own=own, identity=identity
+    )
     if not charges:
         return
     try:

@@ -22,7 +22,7 @@ from core.errors import DomainError, Forbidden, Unauthorized, ValidationFailed
 from core.tokens import AccessClaims
 from core.validation import Collector, InvalidInput, Problems
 from server.http import ratelimit
-from server.http.auth import Auth, authenticate
+from server.http.auth import Auth, authenticate, authenticate_key
 from server.http.responses import json_response
 
 Handler = Callable[..., Awaitable[Any]]
@@ -62,6 +62,8 @@ class Endpoint:
     # Roles allowed to call (None: any caller the `auth` mode admits); others get 403, after
     # validation. The service still enforces its own rules; this answers early and in the docs.
     roles: frozenset[str] | None = None
+    # With Auth.api_key: the scope the key must have.
+    key_scope: str = "ingest"
 
     @property
     def path_params(self) -> list[str]:
@@ -211,7 +213,14 @@ def check_role(roles: frozenset[str], user: AccessClaims | None) -> None:
 def make_view(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def view(request: web.Request) -> web.StreamResponse:
         kwargs: dict[str, Any] = {}
-        if endpoint.auth is not Auth.none:
+        if endpoint.auth is Auth.api_key:
+            try:
+                kwargs["api_key"] = await authenticate_key(request, endpoint.key_scope)
+            except Unauthorized:
+                await ratelimit.enforce(request, endpoint, None)
+                raise
+            await ratelimit.enforce(request, endpoint, None, identity=f"key:{kwargs['api_key']}")
+        elif endpoint.auth is not Auth.none:
             try:
                 kwargs["user"] = authenticate(request, endpoint.auth)
             except Unauthorized:
@@ -219,7 +228,8 @@ def make_view(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.Strea
                 await ratelimit.enforce(request, endpoint, None)
                 raise
         user = kwargs.get("user")
-        await ratelimit.enforce(request, endpoint, user, own=not endpoint.limit_valid_only)
+        if endpoint.auth is not Auth.api_key:
+            await ratelimit.enforce(request, endpoint, user, own=not endpoint.limit_valid_only)
         if endpoint.query is not None:
             kwargs["query"] = parse_query(request, endpoint.query)
         if endpoint.body is not None:

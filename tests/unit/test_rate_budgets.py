@@ -13,7 +13,7 @@ from server.config import Settings
 from server.http.addresses import client_ip, parse_networks
 
 
-def test_defaults_are_clutchs_budgets() -> None:
+def test_defaults_are_the_contracts_budgets() -> None:
     # Redis.from_url connects lazily: building the limiter touches no server.
     limiter = rate_limiter(Settings(_env_file=None), Redis.from_url("redis://unused"))  # type: ignore[call-arg]
     assert limiter is not None
@@ -22,6 +22,7 @@ def test_defaults_are_clutchs_budgets() -> None:
         "uploads": (5, 3600, False),
         "comments": (30, 3600, False),
         "likes": (100, 60, False),
+        "ingest": (120, 60, False),  # the torrent app's scraper, per API key
         "general": (1000, 3600, False),
     }
 
