@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +37,9 @@ from channels.limits import MessageRate
 from channels.presence import Presence
 from channels.protocol import CloseCode
 from channels.session import Session, SessionLimits, SocketSlots, TokenDecoder, handshake_token
+
+# Given user ids, the ones that still have an account.
+UsersCheck = Callable[[set[str]], Awaitable[set[str]]]
 
 log = logging.getLogger("streamhub.channels.node")
 
@@ -195,6 +198,26 @@ class Node:
                 )
                 continue
             self._revoke(channel, kind, access)
+
+    def end_sessions_of_gone_users_later(self, still_there: UsersCheck) -> None:
+        """Close (1008) this node's sessions whose user `still_there` no longer finds (an
+        erased account): an internal notice's callback, safe to run spuriously."""
+        task = asyncio.create_task(self._end_sessions_of_gone(still_there), name="ws-users")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _end_sessions_of_gone(self, still_there: UsersCheck) -> None:
+        signed_in = {s.principal.user_id for s in self._sessions.values() if s.principal}
+        if not signed_in:
+            return
+        try:
+            present = await still_there(signed_in)
+        except Exception as exc:  # the next notice or gap checks again
+            log.warning("checking sessions' users failed", extra={"error": repr(exc)})
+            return
+        for conn, session in list(self._sessions.items()):
+            if session.principal and session.principal.user_id not in present:
+                self.hub.kick(conn, CloseCode.policy, "account deleted")
 
     def _hello(self) -> dict[str, object]:
         return {

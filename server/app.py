@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 from channels.publisher import Publisher
 from channels.redis_client import command_client
 from handlers.accounts import admin_routes as account_admin
+from handlers.accounts import privacy_routes
 from handlers.accounts import routes as accounts
 from handlers.apikeys import routes as api_keys
 from handlers.courses import routes as courses
@@ -50,6 +51,7 @@ ROUTERS = [
     health.routes,
     accounts.routes,
     account_admin.routes,
+    privacy_routes.routes,
     courses.routes,
     videos.routes,
     comment_routes.routes,
@@ -216,6 +218,7 @@ def _serve_domains(app: web.Application, services: Services) -> None:
     app[health.SERVICE] = services.health
     app[accounts.SERVICE] = services.accounts
     app[courses.SERVICE] = services.courses
+    app[privacy_routes.SERVICE] = services.privacy
     app[videos.SERVICE] = services.videos
     app[comment_routes.SERVICE] = services.comments
     app[social.SERVICE] = services.social

@@ -112,9 +112,14 @@ def build_node(settings: Settings, *, tokens: TokenService) -> realtime.Node:
 
 def serve(app: web.Application, node: realtime.Node, services: Services) -> None:
     """Serve /ws with `node` and the domains' channel kinds; a video written on any node (or
-    a broker gap) clears this node's list cache."""
+    a broker gap) clears this node's list cache; an erased account's sockets close."""
     node.register(video_events.channel_kind(services.videos.channel_access))
     node.register(account_events.channel_kind())
     node.on_internal(video_events.LISTS_CHANNEL, services.videos.lists.invalidate)
+    # An account erased on any node: every node closes that account's sockets.
+    node.on_internal(
+        account_events.ERASED_CHANNEL,
+        lambda: node.end_sessions_of_gone_users_later(services.privacy.still_there),
+    )
     app[realtime.REALTIME] = node
     realtime.setup(app, node)

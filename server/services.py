@@ -15,6 +15,7 @@ from channels.publisher import Publisher
 from core.tokens import TokenService
 from handlers.accounts import jobs as account_jobs
 from handlers.accounts.email_service import AccountEmails, EmailPolicy
+from handlers.accounts.privacy import AccountPrivacy
 from handlers.accounts.service import AccountService
 from handlers.apikeys.service import ApiKeyService
 from handlers.courses.service import CourseService
@@ -45,6 +46,7 @@ class Services:
     publisher: Publisher
     health: HealthService
     accounts: AccountService
+    privacy: AccountPrivacy
     courses: CourseService
     videos: VideoService
     comments: CommentService
@@ -125,6 +127,7 @@ def build_services(
         publisher=publisher,
         health=HealthService(db=pool, redis=redis, timeout_s=settings.readyz_timeout_seconds),
         accounts=AccountService(db=pool, tokens=tokens, emails=account_emails(settings, pool)),
+        privacy=AccountPrivacy(db=pool, publisher=publisher),
         courses=courses,
         videos=videos,
         comments=CommentService(db=pool, videos=videos, events=social_events),

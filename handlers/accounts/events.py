@@ -13,6 +13,9 @@ from channels.authz import Principal
 from channels.kinds import ChannelKind, uuid_names
 from channels.protocol import ErrorCode, ProtocolError
 
+# Notice to every node that an account was erased, so that its sockets close.
+ERASED_CHANNEL = "internal:accounts-erased"
+
 # `user:{id}`: the one place the names of user channels are built and parsed.
 CHANNELS = uuid_names("user")
 

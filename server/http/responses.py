@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import orjson
@@ -24,6 +25,8 @@ def json_response(
 def _default(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
+    if isinstance(value, uuid.UUID):  # asyncpg's own UUID type, which orjson does not know
+        return str(value)
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 

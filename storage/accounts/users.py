@@ -49,6 +49,9 @@ class User:
 
 _COLUMNS = ", ".join(User.__slots__)
 
+# The placeholder author of erased accounts' comments that others replied to (migration 0051).
+PLACEHOLDER_ID = uuid.UUID(int=0)
+
 # Which unique index a violation came from tells the client which field to fix.
 _UNIQUE_FIELDS = {"users_username_key": "username", "users_email_key": "email"}
 
@@ -186,3 +189,9 @@ async def confirm_email(conn: Conn, user_id: uuid.UUID) -> None:
     await conn.execute(
         "UPDATE users SET email_verified = true, updated_at = now() WHERE id = $1", user_id
     )
+
+
+async def existing(conn: Conn, user_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of `user_ids` still have an account."""
+    rows = await conn.fetch("SELECT id FROM users WHERE id = ANY($1::uuid[])", user_ids)
+    return {row["id"] for row in rows}
