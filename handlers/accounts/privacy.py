@@ -30,9 +30,7 @@ class AccountPrivacy:
         account = await users.get(self.db, user_id)
         if not await verify_password(account.password_hash, password):
             # 400, not 401: the caller's token is fine, and a client must not sign out.
-            raise ValidationFailed(
-                "Wrong password", field_errors={"password": ["Wrong password"]}
-            )
+            raise ValidationFailed("Wrong password", field_errors={"password": ["Wrong password"]})
         await erasure.erase(self.db, user_id)
         await self.publisher.publish(ERASED_CHANNEL, {"type": "account_erased"})
 

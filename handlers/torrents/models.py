@@ -16,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from core.errors import ValidationFailed
 from server.http.models import RequestModel, text_schema, trim, trim_not_blank
 
 # Torrents per ingest request: the whole batch is one transaction of a few statements.
@@ -133,17 +134,21 @@ class TorrentListQuery(BaseModel):
     min_size: int | None = Field(default=None, ge=0, le=MAX_SIZE)
     max_size: int | None = Field(default=None, ge=0, le=MAX_SIZE)
 
-    @model_validator(mode="after")
-    def _one_way_to_page(self) -> TorrentListQuery:
-        if self.offset is not None and self.page is not None:
-            raise ValueError("Send either offset or page, not both")
-        if (self.page or 1) * self.limit - self.limit > MAX_OFFSET:
-            raise ValueError(f"Pages reach {MAX_OFFSET} rows deep at most")
-        return self
-
     @property
     def start(self) -> int:
-        return self.offset if self.offset is not None else ((self.page or 1) - 1) * self.limit
+        """The first row asked for. Both `offset` and `page` given, or a page deeper than
+        MAX_OFFSET rows, is a VALIDATION_ERROR naming `page` (a rule across two parameters,
+        which the OpenAPI document cannot state)."""
+        if self.offset is not None and self.page is not None:
+            raise ValidationFailed(
+                "Send either offset or page, not both",
+                field_errors={"page": ["Send either offset or page, not both"]},
+            )
+        start = self.offset if self.offset is not None else ((self.page or 1) - 1) * self.limit
+        if start > MAX_OFFSET:
+            message = f"Pages reach {MAX_OFFSET} rows deep at most"
+            raise ValidationFailed(message, field_errors={"page": [message]})
+        return start
 
 
 class TorrentSearchQuery(TorrentListQuery):
