@@ -25,6 +25,7 @@ from channels.redis_client import command_client
 from handlers.accounts import admin_routes as account_admin
 from handlers.accounts import privacy_routes
 from handlers.accounts import routes as accounts
+from handlers.admin import routes as admin
 from handlers.apikeys import routes as api_keys
 from handlers.courses import routes as courses
 from handlers.health import routes as health
@@ -172,6 +173,8 @@ def create_app(settings: Settings) -> web.Application:
     )
     _serve_domains(app, services)
     realtime.serve(app, node, services)
+    admin.setup(app, services.admin, services.accounts)
+    app[admin.SOCKETS] = lambda: node.hub.stats.connections
 
     node_metrics = metrics.setup(
         app, allowed_networks=settings.metrics_allowed_networks, token=settings.metrics_token

@@ -17,6 +17,7 @@ from handlers.accounts import jobs as account_jobs
 from handlers.accounts.email_service import AccountEmails, EmailPolicy
 from handlers.accounts.privacy import AccountPrivacy
 from handlers.accounts.service import AccountService
+from handlers.admin.service import AdminService
 from handlers.apikeys.service import ApiKeyService
 from handlers.courses.service import CourseService
 from handlers.health.service import HealthService
@@ -54,6 +55,7 @@ class Services:
     live: LiveService
     torrents: TorrentService
     api_keys: ApiKeyService
+    admin: AdminService
 
 
 def token_service(settings: Settings) -> TokenService:
@@ -120,21 +122,32 @@ def build_services(
     courses = CourseService(
         db=pool, require_verified_email=settings.enrollment_requires_verified_email
     )
+    accounts = AccountService(db=pool, tokens=tokens, emails=account_emails(settings, pool))
+    privacy = AccountPrivacy(db=pool, publisher=publisher)
+    health = HealthService(db=pool, redis=redis, timeout_s=settings.readyz_timeout_seconds)
+    comments = CommentService(db=pool, videos=videos, events=social_events)
+    torrents = TorrentService(db=pool)
+    api_keys = ApiKeyService(db=pool)
+    admin = AdminService(
+        db=pool, accounts=accounts, privacy=privacy, torrents=torrents, videos=videos,
+        comments=comments, api_keys=api_keys, health=health,
+    )  # fmt: skip
     return Services(
         settings=settings,
         pool=pool,
         redis=redis,
         publisher=publisher,
-        health=HealthService(db=pool, redis=redis, timeout_s=settings.readyz_timeout_seconds),
-        accounts=AccountService(db=pool, tokens=tokens, emails=account_emails(settings, pool)),
-        privacy=AccountPrivacy(db=pool, publisher=publisher),
+        health=health,
+        accounts=accounts,
+        privacy=privacy,
         courses=courses,
         videos=videos,
-        comments=CommentService(db=pool, videos=videos, events=social_events),
+        comments=comments,
         social=SocialService(db=pool, events=social_events, courses=courses),
         live=LiveService(db=pool, videos=videos, presence=presence, publisher=publisher),
-        torrents=TorrentService(db=pool),
-        api_keys=ApiKeyService(db=pool),
+        torrents=torrents,
+        api_keys=api_keys,
+        admin=admin,
     )
 
 

@@ -13,7 +13,8 @@ from typing import Any
 import asyncpg
 
 from channels.publisher import Publisher
-from core.errors import ValidationFailed
+from core.errors import Conflict, Forbidden
+from core.roles import ADMIN
 from core.tokens import AccessClaims
 from handlers.accounts.events import ERASED_CHANNEL
 from handlers.accounts.hashing import verify_password
@@ -29,8 +30,19 @@ class AccountPrivacy:
         user_id = uuid.UUID(viewer.user_id)
         account = await users.get(self.db, user_id)
         if not await verify_password(account.password_hash, password):
-            # 400, not 401: the caller's token is fine, and a client must not sign out.
-            raise ValidationFailed("Wrong password", field_errors={"password": ["Wrong password"]})
+            # 403, not 401: the caller's token is fine, and a client must not sign out.
+            raise Forbidden("Wrong password", field_errors={"password": ["Wrong password"]})
+        await self._erase(user_id)
+
+    async def erase_by_admin(self, user_id: uuid.UUID, *, by: AccessClaims) -> None:
+        """An administrator erases someone else's account (the dashboard's delete)."""
+        if by.role != ADMIN:
+            raise Forbidden("Only administrators can erase other accounts")
+        if str(user_id) == by.user_id:
+            raise Conflict("Erase your own account with DELETE /api/users/me")
+        await self._erase(user_id)
+
+    async def _erase(self, user_id: uuid.UUID) -> None:
         await erasure.erase(self.db, user_id)
         await self.publisher.publish(ERASED_CHANNEL, {"type": "account_erased"})
 

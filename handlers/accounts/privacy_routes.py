@@ -45,14 +45,15 @@ class AccountExport(BaseModel):
     response=SuccessMessage,
     auth=Auth.required,
     limit="auth",
-    errors=(400, 401, 404),
+    errors=(400, 401, 403, 404),
     summary="Erase your account and all your personal data (GDPR); asks for your password",
     description=(
         "In one transaction: your likes, follows (both ways), enrollments, videos (with their"
         " comments) and sessions go; your comments go, except those others replied to, which"
         " are emptied and shown as by `[deleted]` so the replies stay. Every counter that"
         " counted your rows moves with them. Your WebSocket connections are closed on every"
-        " node. Access tokens already issued fail from then on."
+        " node. Access tokens already issued fail from then on. A wrong password is a 403"
+        " naming `password` (not a 401: the token is fine)."
     ),
 )
 async def erase_me(

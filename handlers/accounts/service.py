@@ -22,6 +22,7 @@ from core.tokens import AccessClaims, TokenService, hash_token
 from handlers.accounts.email_service import AccountEmails
 from handlers.accounts.events import user_channel as user_channel  # for other domains
 from handlers.accounts.hashing import hash_password, verify_password
+from handlers.accounts.privacy import AccountPrivacy as AccountPrivacy  # for other domains
 from storage.accounts import refresh_tokens, users
 from storage.accounts.email_tokens import Purpose
 from storage.accounts.refresh_tokens import RotationOutcome
@@ -106,6 +107,8 @@ class AccountService:
         ok = await verify_password(user.password_hash if user else None, password)
         if user is None or not ok:
             raise Unauthorized(LOGIN_FAILED)
+        if user.disabled_at is not None:
+            raise Forbidden("This account is disabled", details={"reason": "account_disabled"})
         rehash = (
             await hash_password(password) if passwords.needs_rehash(user.password_hash) else None
         )
@@ -136,6 +139,8 @@ class AccountService:
         if rotation.outcome is not RotationOutcome.rotated or rotation.user_id is None:
             raise Unauthorized("Invalid refresh token", details={"reason": rotation.outcome.value})
         user = await users.get(self.db, rotation.user_id)
+        if user.disabled_at is not None:
+            raise Forbidden("This account is disabled", details={"reason": "account_disabled"})
         return Tokens(self.tokens.issue_access(user.claims()), successor.token)
 
     async def logout(self, refresh_token: str) -> None:
@@ -183,3 +188,15 @@ class AccountService:
             expires_at=refresh.expires_at,
         )
         return Tokens(self.tokens.issue_access(user.claims()), refresh.token)
+
+    async def set_disabled(self, user_id: uuid.UUID, disabled: bool, *, by: AccessClaims) -> None:
+        """An admin disables (or enables) an account: no sign-in, no refresh; its sessions'
+        refresh tokens are revoked (access tokens end with their short lifetime)."""
+        if by.role != "admin":
+            raise Forbidden("Only admins can disable accounts")
+        if str(user_id) == by.user_id:
+            raise Conflict("Administrators cannot disable themselves")
+        async with self.db.acquire() as conn, conn.transaction():
+            await users.set_disabled(conn, user_id, disabled)
+            if disabled:
+                await refresh_tokens.revoke_all(conn, user_id)

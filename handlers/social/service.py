@@ -14,6 +14,7 @@ from core.errors import Conflict, Forbidden
 from core.paging import Slice, Window
 from core.tokens import AccessClaims
 from handlers.courses.service import CourseService, EnrollmentSummary
+from handlers.social.comment_service import CommentService as CommentService  # other domains
 from handlers.social.events import SocialEvents
 from storage.accounts import users
 from storage.social import follows, profiles

@@ -16,7 +16,10 @@ from typing import Any
 import asyncpg
 
 from core import validation
+from core.errors import Forbidden, ValidationFailed
 from core.magnet import magnet_uri
+from core.roles import ADMIN
+from core.tokens import AccessClaims
 from core.validation import InvalidInput
 from handlers.torrents.models import ItemStatus, TorrentIn
 from storage.torrents import torrents
@@ -57,6 +60,11 @@ def _incoming(item: TorrentIn) -> Incoming:
         published_at=item.published_at or item.seen_at,
         files=[File(i, f.path, f.size) for i, f in enumerate(item.files)],
     )
+
+
+def _admin(caller: AccessClaims) -> None:
+    if caller.role != ADMIN:
+        raise Forbidden("Only administrators manage torrents")
 
 
 class TorrentService:
@@ -124,3 +132,15 @@ class TorrentService:
 
     async def categories(self) -> list[Category]:
         return await torrents.categories(self.db)
+
+    async def delete(self, torrent_id: uuid.UUID, *, by: AccessClaims) -> None:
+        _admin(by)
+        await torrents.delete(self.db, torrent_id)
+
+    async def edit(
+        self, torrent_id: uuid.UUID, *, name: str, category: str, by: AccessClaims
+    ) -> None:
+        _admin(by)
+        if category not in await torrents.category_slugs(self.db):
+            raise ValidationFailed("Unknown category", field_errors={"category": ["Unknown"]})
+        await torrents.rename(self.db, torrent_id, name=name, category=category)

@@ -17,6 +17,7 @@ import hmac
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import asyncpg
@@ -94,10 +95,41 @@ class RealtimeCollector(Collector):
         yield rejected
 
 
+@dataclass(frozen=True, slots=True)
+class Traffic:
+    """This node's HTTP answers since it started (the dashboard's widget)."""
+
+    requests: int
+    client_errors: int
+    server_errors: int
+    per_second: float
+    uptime_s: float
+
+
 class Metrics:
     """Every metric of one node, registered in the node's own registry."""
 
+    def traffic(self) -> Traffic:
+        counts = {"all": 0.0, "4": 0.0, "5": 0.0}
+        for metric in self.http_requests.collect():
+            for sample in metric.samples:
+                if not sample.name.endswith("_total"):
+                    continue
+                counts["all"] += sample.value
+                first = str(sample.labels.get("status", ""))[:1]
+                if first in counts:
+                    counts[first] += sample.value
+        uptime = max(time.monotonic() - self.started, 1e-9)
+        return Traffic(
+            requests=int(counts["all"]),
+            client_errors=int(counts["4"]),
+            server_errors=int(counts["5"]),
+            per_second=counts["all"] / uptime,
+            uptime_s=uptime,
+        )
+
     def __init__(self) -> None:
+        self.started = time.monotonic()
         self.registry = registry = CollectorRegistry()
         self.http_requests = Counter(
             "http_requests",

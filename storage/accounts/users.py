@@ -34,6 +34,7 @@ class User:
     created_at: datetime
     updated_at: datetime
     last_login: datetime | None
+    disabled_at: datetime | None
 
     def claims(self) -> dict[str, Any]:
         """What an access token carries about its user (CLUTCH's JWT structure)."""
@@ -195,3 +196,15 @@ async def existing(conn: Conn, user_ids: list[uuid.UUID]) -> set[uuid.UUID]:
     """Which of `user_ids` still have an account."""
     rows = await conn.fetch("SELECT id FROM users WHERE id = ANY($1::uuid[])", user_ids)
     return {row["id"] for row in rows}
+
+
+async def set_disabled(conn: Conn, user_id: uuid.UUID, disabled: bool) -> None:
+    """Disable (or enable again) an account."""
+    status = await conn.execute(
+        """UPDATE users SET disabled_at = CASE WHEN $2 THEN coalesce(disabled_at, now()) END,
+                            updated_at = now()
+           WHERE id = $1""",
+        user_id, disabled,
+    )  # fmt: skip
+    if status == "UPDATE 0":
+        raise NotFound("User not found")

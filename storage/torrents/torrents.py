@@ -271,3 +271,17 @@ async def search(
             offset=offset,
         )
     return found, total, True
+
+
+async def delete(conn: Conn, torrent_id: uuid.UUID) -> None:
+    if await conn.execute("DELETE FROM torrents WHERE id = $1", torrent_id) == "DELETE 0":
+        raise NotFound("Torrent not found")
+
+
+async def rename(conn: Conn, torrent_id: uuid.UUID, *, name: str, category: str) -> None:
+    status = await conn.execute(
+        "UPDATE torrents SET name = $2, category = $3, updated_at = now() WHERE id = $1",
+        torrent_id, name, category,
+    )  # fmt: skip
+    if status == "UPDATE 0":
+        raise NotFound("Torrent not found")

@@ -87,7 +87,7 @@ async def test_erasing_an_account(client: TestClient, accounts: Accounts) -> Non
     socket = await connect(ws_url, token=a["Authorization"].split()[1])
 
     wrong = await client.delete("/api/users/me", json={"password": "Wr0ngPassword"}, headers=a)
-    assert wrong.status == 400 and "password" in (await wrong.json())["error"]["field_errors"]
+    assert wrong.status == 403 and "password" in (await wrong.json())["error"]["field_errors"]
     resp = await client.delete("/api/users/me", json={"password": STRONG_PASSWORD}, headers=a)
     assert resp.status == 200, await resp.text()
 
