@@ -5,7 +5,8 @@
 `python run.py worker` runs background jobs (server/worker.py) until SIGTERM. `serve` also
 starts one such worker beside the node unless WORKER_IN_NODE=false.
 
-`python run.py seed --users N --videos M [--reset]` migrates, then fills demo data.
+`python run.py seed --users N --videos M [--torrents T] [--reset]` migrates, then fills demo
+data (`seed --torrents T` alone adds only torrents).
 
 Reads settings from the environment, starts embedded Postgres/Redis when their URLs are unset,
 and runs the app built by `server.app.create_app`.
@@ -28,7 +29,7 @@ from server.config import ConfigError, Settings
 from server.http.serving import serve
 from server.worker import run_worker
 from server.workers import JobWorkerChild, Supervisor
-from storage import db, migrate, seed
+from storage import db, migrate, seed, seed_torrents
 
 log = logging.getLogger("streamhub.run")
 RUN_PY = Path(__file__).resolve()
@@ -46,8 +47,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     # Set by the --workers supervisor on its children (server/workers.py).
     parser.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--users", type=int, default=100, help="seed: accounts to create")
-    parser.add_argument("--videos", type=int, default=1000, help="seed: videos to create")
+    parser.add_argument("--users", type=int, default=None, help="seed: accounts (default 100)")
+    parser.add_argument("--videos", type=int, default=None, help="seed: videos (default 1000)")
+    parser.add_argument(
+        "--torrents", type=int, default=0, help="seed: torrents to add (alone: only torrents)"
+    )
     parser.add_argument("--reset", action="store_true", help="seed: empty every table first")
     return parser.parse_args(argv)
 
@@ -101,11 +105,18 @@ def main(argv: list[str]) -> int:
             return 0
         if args.command == "seed":
             asyncio.run(run_migrations(engines.database_url))
-            asyncio.run(
-                seed.command(
-                    engines.database_url, users=args.users, videos=args.videos, reset=args.reset
+            only_torrents = args.torrents and args.users is None and args.videos is None
+            if not only_torrents:
+                asyncio.run(
+                    seed.command(
+                        engines.database_url,
+                        users=100 if args.users is None else args.users,
+                        videos=1000 if args.videos is None else args.videos,
+                        reset=args.reset,
+                    )
                 )
-            )
+            if args.torrents:
+                asyncio.run(seed_torrents.seed(engines.database_url, args.torrents))
             return 0
         if args.command == "worker":
             asyncio.run(run_worker(settings))

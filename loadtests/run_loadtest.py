@@ -48,6 +48,7 @@ GENEROUS_LIMITS = {
     "RATE_LIMIT_UPLOADS": "1000000/hour",
     "RATE_LIMIT_COMMENTS": "1000000/hour",
     "RATE_LIMIT_LIKES": "1000000/minute",
+    "RATE_LIMIT_INGEST": "1000000/minute",
     "RATE_LIMIT_GENERAL": "1000000/hour",
     # Every simulated user connects from 127.0.0.1.
     "WS_MAX_ANONYMOUS_CONNECTIONS_PER_IP": "1000000",

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+from pydantic import TypeAdapter, ValidationError
 
 from core import validation
 from core.errors import Forbidden, ValidationFailed
@@ -24,6 +25,8 @@ from core.validation import InvalidInput
 from handlers.torrents.models import ItemStatus, TorrentIn
 from storage.torrents import torrents
 from storage.torrents.torrents import Category, File, Filters, Incoming, Sort, Torrent
+
+_BATCH = TypeAdapter(list[TorrentIn])
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +78,18 @@ class TorrentService:
         categories = await torrents.category_slugs(self.db)
         outcomes: dict[int, ItemOutcome] = {}
         accepted: dict[str, tuple[int, Incoming]] = {}
+        try:
+            # The usual batch is all valid: one validation of the whole list (in pydantic's
+            # core) is several times cheaper than one per item. Otherwise, item by item.
+            valid: list[TorrentIn | None] = list(_BATCH.validate_python(raw_items))
+        except ValidationError:
+            valid = [None] * len(raw_items)
         for index, raw in enumerate(raw_items):
+            if valid[index] is not None:
+                item = valid[index]
+                assert item is not None
+                self._accept(index, item, categories, outcomes, accepted)
+                continue
             if not isinstance(raw, dict):
                 errors = {"item": ["Must be a JSON object (a torrent)"]}
                 outcomes[index] = ItemOutcome(index, None, "refused", errors=errors)
@@ -90,19 +104,7 @@ class TorrentService:
                 )
                 continue
             assert isinstance(item, TorrentIn)
-            if item.category not in categories:
-                outcomes[index] = ItemOutcome(
-                    index, item.info_hash, "refused",
-                    errors={"category": [f"Unknown category; one of {sorted(categories)}"]},
-                )  # fmt: skip
-                continue
-            earlier = accepted.get(item.info_hash)
-            if earlier is not None:
-                outcomes[earlier[0]] = ItemOutcome(
-                    earlier[0], item.info_hash, "refused",
-                    errors={"info_hash": [f"Sent again at index {index}; the last one counts"]},
-                )  # fmt: skip
-            accepted[item.info_hash] = (index, _incoming(item))
+            self._accept(index, item, categories, outcomes, accepted)
         done = await torrents.upsert(self.db, [incoming for _, incoming in accepted.values()])
         changed = {row.info_hash: row for row in done}
         for info_hash, (index, _) in accepted.items():
@@ -113,6 +115,30 @@ class TorrentService:
                 status: ItemStatus = "created" if row.created else "updated"
                 outcomes[index] = ItemOutcome(index, info_hash, status, row.id)
         return [outcomes[index] for index in sorted(outcomes)]
+
+    @staticmethod
+    def _accept(
+        index: int,
+        item: TorrentIn,
+        categories: set[str],
+        outcomes: dict[int, ItemOutcome],
+        accepted: dict[str, tuple[int, Incoming]],
+    ) -> None:
+        """A valid item joins the batch, unless its category is unknown; of an info hash sent
+        twice, the last one counts and the earlier is refused."""
+        if item.category not in categories:
+            outcomes[index] = ItemOutcome(
+                index, item.info_hash, "refused",
+                errors={"category": [f"Unknown category; one of {sorted(categories)}"]},
+            )  # fmt: skip
+            return
+        earlier = accepted.get(item.info_hash)
+        if earlier is not None:
+            outcomes[earlier[0]] = ItemOutcome(
+                earlier[0], item.info_hash, "refused",
+                errors={"info_hash": [f"Sent again at index {index}; the last one counts"]},
+            )  # fmt: skip
+        accepted[item.info_hash] = (index, _incoming(item))
 
     async def latest(
         self, filters: Filters, *, limit: int, offset: int
