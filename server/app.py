@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 from channels.publisher import Publisher
 from channels.redis_client import command_client
 from handlers.accounts import routes as accounts
+from handlers.catalogue import routes as catalogue
 from handlers.health import routes as health
 from handlers.live import routes as live
 from handlers.social import comment_routes
@@ -49,6 +50,7 @@ ROUTERS = [
     comment_routes.routes,
     social.routes,
     live.routes,
+    catalogue.routes,
 ]
 
 # The engines' clients and services, for the tests and tools that reach past the API (never
@@ -109,8 +111,11 @@ def budgets(settings: Settings) -> dict[str, ratelimit.Budget]:
             "comments": settings.rate_limit_comments,
             "likes": settings.rate_limit_likes,
             ratelimit.GENERAL: settings.rate_limit_general,
+            "catalogue": settings.rate_limit_catalogue,
         },
-        per_ip={"auth"},  # guards sign-in itself: counted per client IP even with a token
+        # auth guards sign-in itself: counted per client IP even with a token; catalogue is
+        # OnStream's "100 requests per minute per IP".
+        per_ip={"auth", "catalogue"},
     )
 
 
@@ -195,6 +200,18 @@ def _serve_domains(app: web.Application, services: Services) -> None:
     app[comment_routes.SERVICE] = services.comments
     app[social.SERVICE] = services.social
     app[live.SERVICE] = services.live
+    app[catalogue.SERVICE] = services.catalogue
+    app.cleanup_ctx.append(_closing(services))
+
+
+def _closing(services: Services) -> CleanupCtx:
+    """Close the catalogue's upstream HTTP sessions when the app stops."""
+
+    async def ctx(_: web.Application) -> AsyncIterator[None]:
+        yield
+        await services.catalogue.close()
+
+    return ctx
 
 
 class FlushLag:

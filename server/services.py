@@ -14,6 +14,7 @@ from channels.presence import Presence
 from channels.publisher import Publisher
 from core.tokens import TokenService
 from handlers.accounts.service import AccountService
+from handlers.catalogue.service import CatalogueService
 from handlers.health.service import HealthService
 from handlers.live import jobs as live_jobs
 from handlers.live.service import LiveService
@@ -27,6 +28,7 @@ from handlers.videos.service import VideoService
 from handlers.videos.view_buffer import ViewBuffer
 from jobs import maintenance
 from jobs.registry import JobKind
+from server.catalogue import build_catalogue
 from server.config import ConfigError, Settings
 
 
@@ -42,6 +44,7 @@ class Services:
     comments: CommentService
     social: SocialService
     live: LiveService
+    catalogue: CatalogueService
 
 
 def token_service(settings: Settings) -> TokenService:
@@ -84,6 +87,7 @@ def build_services(
         comments=CommentService(db=pool, videos=videos, events=social_events),
         social=SocialService(db=pool, events=social_events),
         live=LiveService(db=pool, videos=videos, presence=presence, publisher=publisher),
+        catalogue=build_catalogue(settings, redis),
     )
 
 

@@ -23,6 +23,7 @@ def test_defaults_are_clutchs_budgets() -> None:
         "comments": (30, 3600, False),
         "likes": (100, 60, False),
         "general": (1000, 3600, False),
+        "catalogue": (100, 60, True),  # OnStream: 100 requests per minute per IP
     }
 
 
