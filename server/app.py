@@ -23,7 +23,10 @@ from redis.asyncio import Redis
 from channels.publisher import Publisher
 from channels.redis_client import command_client
 from handlers.accounts import routes as accounts
+from handlers.catalogue import admin_routes as catalogue_admin
+from handlers.catalogue import library_routes
 from handlers.catalogue import routes as catalogue
+from handlers.catalogue.admin import CatalogueAdmin
 from handlers.health import routes as health
 from handlers.live import routes as live
 from handlers.social import comment_routes
@@ -51,6 +54,8 @@ ROUTERS = [
     social.routes,
     live.routes,
     catalogue.routes,
+    library_routes.routes,
+    catalogue_admin.routes,
 ]
 
 # The engines' clients and services, for the tests and tools that reach past the API (never
@@ -201,6 +206,10 @@ def _serve_domains(app: web.Application, services: Services) -> None:
     app[social.SERVICE] = services.social
     app[live.SERVICE] = services.live
     app[catalogue.SERVICE] = services.catalogue
+    app[library_routes.SERVICE] = services.library
+    app[catalogue_admin.SERVICE] = CatalogueAdmin(
+        catalogue=services.catalogue, library=services.library, accounts=services.accounts
+    )
     app.cleanup_ctx.append(_closing(services))
 
 

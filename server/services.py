@@ -14,6 +14,8 @@ from channels.presence import Presence
 from channels.publisher import Publisher
 from core.tokens import TokenService
 from handlers.accounts.service import AccountService
+from handlers.catalogue.events import LibraryEvents
+from handlers.catalogue.library import LibraryService
 from handlers.catalogue.service import CatalogueService
 from handlers.health.service import HealthService
 from handlers.live import jobs as live_jobs
@@ -45,6 +47,7 @@ class Services:
     social: SocialService
     live: LiveService
     catalogue: CatalogueService
+    library: LibraryService
 
 
 def token_service(settings: Settings) -> TokenService:
@@ -76,6 +79,7 @@ def build_services(
     )
     videos = VideoService(db=pool, views=views, lists=lists, events=VideoEvents(publisher))
     social_events = SocialEvents(publisher)
+    catalogue = build_catalogue(settings, redis)
     return Services(
         settings=settings,
         pool=pool,
@@ -87,7 +91,8 @@ def build_services(
         comments=CommentService(db=pool, videos=videos, events=social_events),
         social=SocialService(db=pool, events=social_events),
         live=LiveService(db=pool, videos=videos, presence=presence, publisher=publisher),
-        catalogue=build_catalogue(settings, redis),
+        catalogue=catalogue,
+        library=LibraryService(db=pool, catalogue=catalogue, events=LibraryEvents(publisher)),
     )
 
 

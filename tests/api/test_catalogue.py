@@ -5,74 +5,20 @@ the per-IP rate limit."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import pytest
-from aiohttp.test_utils import TestClient
-
-from devservices.stack import Engines
 from handlers.catalogue import routes as catalogue
-from server.app import create_app
-from tests.conftest import make_settings
+from tests.catalogue_support import Clock, fake, node, ok
 from tests.content import error_of
-from tests.fake_upstreams import API_KEY, FakeUpstreams
+from tests.fake_upstreams import FakeUpstreams
 from tests.waiting import wait_for
 
+__all__ = ["fake", "node"]  # fixtures
 DAY = 86400.0
 TITLE_FIELDS = {
     "id", "tmdb_id", "type", "title", "overview", "poster_path", "backdrop_path",
     "release_date", "genres", "vote_average", "runtime",
 }  # fmt: skip
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeUpstreams]:
-    server = FakeUpstreams()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def node(aiohttp_client: Any, engines: Engines, fake: FakeUpstreams) -> Callable[..., Any]:
-    """Start a node (an app on its own port) talking to the fake; nodes share Redis."""
-
-    async def start(clock: Clock | None = None, **overrides: Any) -> TestClient:
-        settings = make_settings(
-            engines,
-            TMDB_API_KEY=API_KEY,
-            TMDB_BASE_URL=fake.url,
-            CONSUMET_API_BASE=fake.url,
-            UPSTREAM_TIMEOUT_SECONDS=2,
-            UPSTREAM_MAX_ATTEMPTS=2,
-            UPSTREAM_MAX_RETRY_AFTER_SECONDS=1,
-            **overrides,
-        )
-        client: TestClient = await aiohttp_client(create_app(settings))
-        if clock is not None:
-            client.app[catalogue.SERVICE].cache.clock = clock
-        return client
-
-    return start
-
-
-async def ok(client: TestClient, path: str, cache: str | None = None) -> dict[str, Any]:
-    resp = await client.get(path)
-    assert resp.status == 200, await resp.text()
-    if cache is not None:
-        assert resp.headers["X-Cache"] == cache, path
-    body: dict[str, Any] = await resp.json()
-    assert body["success"] is True
-    return body
 
 
 async def test_every_endpoint_answers_its_shape(node: Any, fake: FakeUpstreams) -> None:
