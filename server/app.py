@@ -39,6 +39,7 @@ from server.config import Settings
 from server.http import docs, metrics, ratelimit, routing
 from server.http.addresses import TRUSTED_PROXIES, parse_networks
 from server.http.auth import TOKENS
+from server.http.compression import compression
 from server.http.middleware import access_log, cors_middleware, errors, security_headers
 from server.services import Services, build_services, token_service
 from storage import db, jobs, migrate
@@ -140,6 +141,7 @@ def create_app(settings: Settings) -> web.Application:
             metrics.http_metrics,
             access_log,
             cors_middleware(settings.cors_origins),
+            compression(settings.compress_min_bytes),
             errors,
         ],
         client_max_size=settings.max_body_bytes,

@@ -51,6 +51,9 @@ def build_catalogue(settings: Settings, redis: Redis) -> CatalogueService:
     else:
         demo = DemoCatalogue()
         source, providers = demo, [demo]
+        log.warning(
+            "TMDB_API_KEY is unset: serving the demo catalogue (made-up titles, test streams)"
+        )
     # The lock outlives the longest fetch the policy allows, so no second node starts one.
     policy = _policy(settings, 1.0)
     worst_fetch = policy.max_attempts * (policy.timeout_s + policy.max_retry_after_s) * 3

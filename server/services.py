@@ -14,6 +14,7 @@ from channels.presence import Presence
 from channels.publisher import Publisher
 from core.tokens import TokenService
 from handlers.accounts.service import AccountService
+from handlers.catalogue import jobs as catalogue_jobs
 from handlers.catalogue.events import LibraryEvents
 from handlers.catalogue.library import LibraryService
 from handlers.catalogue.service import CatalogueService
@@ -85,7 +86,12 @@ def build_services(
         pool=pool,
         redis=redis,
         publisher=publisher,
-        health=HealthService(db=pool, redis=redis, timeout_s=settings.readyz_timeout_seconds),
+        health=HealthService(
+            db=pool,
+            redis=redis,
+            timeout_s=settings.readyz_timeout_seconds,
+            notes={"catalogue": catalogue.describe()},
+        ),
         accounts=AccountService(db=pool, tokens=tokens),
         videos=videos,
         comments=CommentService(db=pool, videos=videos, events=social_events),
@@ -108,6 +114,14 @@ def job_kinds(services: Services) -> list[JobKind]:
             recover_after_seconds=settings.view_batch_recover_after_seconds,
         ),
     ]
+    if settings.catalogue_warm_interval_seconds > 0:
+        kinds.append(
+            catalogue_jobs.warm_kind(
+                catalogue=services.catalogue,
+                every_seconds=settings.catalogue_warm_interval_seconds,
+                pages=settings.catalogue_warm_pages,
+            )
+        )
     if settings.live_viewers_interval_seconds > 0:
         kinds.append(
             live_jobs.push_viewer_counts_kind(

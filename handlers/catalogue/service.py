@@ -63,6 +63,11 @@ class CatalogueService:
         for upstream in self.upstreams:
             upstream.on_call = self._count_call
 
+    def describe(self) -> str:
+        if self.demo:
+            return "demo catalogue (TMDB_API_KEY unset): made-up titles and test streams"
+        return "tmdb"
+
     @property
     def redis(self) -> Redis:
         return self.cache.redis
