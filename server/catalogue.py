@@ -67,6 +67,8 @@ def build_catalogue(settings: Settings, redis: Redis) -> CatalogueService:
         stale_keep_s=settings.catalogue_stale_keep_seconds,
         lock_s=worst_fetch + 1,
         wait_s=settings.catalogue_wait_seconds,
+        local_ttl_s=settings.catalogue_local_cache_seconds,
+        local_max_entries=settings.catalogue_local_cache_entries,
     )
     return CatalogueService(
         cache=cache, source=source, stream_providers=providers, upstreams=upstreams

@@ -234,6 +234,15 @@ class Settings(BaseSettings):
     catalogue_stale_keep_seconds: float = Field(
         default=7 * 86400, ge=0, alias="CATALOGUE_STALE_KEEP_SECONDS"
     )
+    # A node keeps fresh entries it read in memory this long (0 = off), at most this many: no
+    # Redis round trip for hot titles. An admin's cache clear reaches other nodes' copies
+    # within this time.
+    catalogue_local_cache_seconds: float = Field(
+        default=5.0, ge=0, le=300, alias="CATALOGUE_LOCAL_CACHE_SECONDS"
+    )
+    catalogue_local_cache_entries: int = Field(
+        default=10_000, ge=1, alias="CATALOGUE_LOCAL_CACHE_ENTRIES"
+    )
     # How long a request waits for another node's fetch of the same entry before a 503.
     catalogue_wait_seconds: float = Field(default=10.0, gt=0, le=60, alias="CATALOGUE_WAIT_SECONDS")
     # Upstream calls (TMDb, Consumet): deadline per attempt, attempts, the longest Retry-After

@@ -69,6 +69,7 @@ class FakeUpstreams:
         r.add_get("/3/{kind}/{id}", self.details)
         r.add_get("/meta/tmdb/info/{id}", self.info)
         r.add_get("/meta/tmdb/watch/{episode}", self.watch)
+        r.add_get("/_calls", self.counted)  # for benchmarks in another process
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -128,6 +129,9 @@ class FakeUpstreams:
 
     def _table(self, kind: str) -> dict[int, dict[str, Any]]:
         return self.movies if kind == "movie" else self.shows
+
+    async def counted(self, request: web.Request) -> web.Response:
+        return web.json_response({k: v for k, v in self.calls.items() if k != "/_calls"})
 
     async def genres(self, request: web.Request) -> web.Response:
         pairs = MOVIE_GENRES if request.match_info["kind"] == "movie" else TV_GENRES

@@ -12,16 +12,24 @@ of a key share one task; across processes, callers without the lock poll the ent
 `error_keep_s`), the lock lapses (then one of them fetches) or `wait_s` runs out (503).
 A caller that has a stale entry does not wait: it is answered the stale entry at once.
 
-Counters (`{prefix}:stats`, a hash, updated in the same script as the read): hits, misses,
-stale serves. Failure policy: a Redis error propagates (the request answers 503 like any
+Local copies: a node keeps fresh entries it read in memory for `local_ttl_s` (at most
+`local_max_entries`, oldest dropped first), so a hot title costs no Redis round trip. A copy is
+never served past its entry's TTL (on the cache's clock), nor stale; `clear` empties this
+node's copies at once, other nodes' within `local_ttl_s`.
+
+Counters (`{prefix}:stats`, a hash): hits, misses, stale serves. Redis reads count in the same
+script as the read; hits on local copies are counted here and added at most once a second.
+Failure policy: a Redis error propagates (the request answers 503 like any
 other request that needs Redis).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -30,6 +38,8 @@ from redis.asyncio import Redis
 
 from core.errors import NotFound, ServiceUnavailable
 from handlers.catalogue.upstream import UpstreamError, UpstreamNotFound
+
+log = logging.getLogger("streamhub.catalogue.cache")
 
 Kind = Literal["metadata", "streams", "search"]
 KINDS: tuple[Kind, ...] = ("metadata", "streams", "search")
@@ -74,6 +84,8 @@ class CatalogueCache:
         error_keep_s: float = 2.0,
         prefix: str = "catalogue",
         clock: Callable[[], float] = time.time,
+        local_ttl_s: float = 0.0,
+        local_max_entries: int = 10_000,
     ) -> None:
         self.redis = redis
         self.ttls = dict(ttls)
@@ -87,6 +99,13 @@ class CatalogueCache:
         self._read = redis.register_script(_READ)
         self._release = redis.register_script(_RELEASE)
         self._inflight: dict[str, asyncio.Task[Entry]] = {}
+        self.local_ttl_s = local_ttl_s
+        self.local_max_entries = local_max_entries
+        # key -> (monotonic time stored, entry); insertion order is age order.
+        self._local: OrderedDict[str, tuple[float, Entry]] = OrderedDict()
+        self._local_hits = 0
+        self._hits_flushed_at = time.monotonic()
+        self._flushing: asyncio.Task[None] | None = None
 
     def key(self, kind: Kind, key: str) -> str:
         return f"{self.prefix}:{kind}:{key}"
@@ -106,15 +125,54 @@ class CatalogueCache:
         the fetch fails. NotFound when the provider said so; ServiceUnavailable when it cannot
         answer and nothing was ever cached."""
         full = self.key(kind, key)
+        local = self._local_copy(full)
+        if local is not None:
+            return _found(local)
         entry = self._decode(kind, await self._read(keys=[full, self.stats_key]))
         if entry is not None and entry.state == "hit":
+            self._keep(full, entry)
             return _found(entry)
         task = self._inflight.get(full)
         if task is None:
             task = asyncio.ensure_future(self._fill(kind, full, fetch, entry))
             self._inflight[full] = task
             task.add_done_callback(lambda _: self._inflight.pop(full, None))
-        return _found(await asyncio.shield(task))
+        entry = await asyncio.shield(task)
+        if entry.state != "stale":
+            self._keep(full, entry)
+        return _found(entry)
+
+    def _local_copy(self, full: str) -> Entry | None:
+        held = self._local.get(full)
+        if held is None:
+            return None
+        stored_at, entry = held
+        if time.monotonic() - stored_at >= self.local_ttl_s or self.clock() >= entry.expires_at:
+            del self._local[full]
+            return None
+        self._local_hits += 1
+        if time.monotonic() - self._hits_flushed_at >= 1.0 and self._flushing is None:
+            self._flushing = asyncio.ensure_future(self._flush_hits())
+        return Entry(entry.value, entry.fetched_at, entry.expires_at, "hit")
+
+    def _keep(self, full: str, entry: Entry) -> None:
+        if self.local_ttl_s <= 0:
+            return
+        self._local[full] = (time.monotonic(), entry)
+        self._local.move_to_end(full)
+        while len(self._local) > self.local_max_entries:
+            self._local.popitem(last=False)
+
+    async def _flush_hits(self) -> None:
+        hits, self._local_hits = self._local_hits, 0
+        self._hits_flushed_at = time.monotonic()
+        try:
+            if hits:
+                await self.redis.hincrby(self.stats_key, "hits", hits)
+        except Exception:  # a lost count must never fail a request; it is logged
+            log.warning("catalogue hit count not saved", exc_info=True)
+        finally:
+            self._flushing = None
 
     async def refresh(self, kind: Kind, key: str, fetch: Fetch) -> Entry:
         """Fetch and store `key` now, fresh or not (cache warming); the lock still applies."""
@@ -177,11 +235,15 @@ class CatalogueCache:
         return stale
 
     async def stats(self) -> dict[str, int]:
+        """The cluster's counters (this node's latest local hits included)."""
+        if self._flushing is None:
+            await self._flush_hits()
         raw = await self.redis.hgetall(self.stats_key)
         return {_text(k): int(v) for k, v in raw.items()}
 
     async def clear(self, kinds: tuple[Kind, ...] = KINDS) -> int:
         """Delete every entry of `kinds` (their locks and error markers too); the count."""
+        self._local.clear()
         deleted = 0
         for kind in kinds:
             batch: list[bytes] = []

@@ -11,7 +11,6 @@ from handlers.catalogue.cache import Entry
 from handlers.catalogue.models import (
     CACHE_HEADERS,
     BrowseQuery,
-    CataloguePagination,
     GenreList,
     GenresQuery,
     MovieAnswer,
@@ -22,8 +21,8 @@ from handlers.catalogue.models import (
     TrendingList,
     TrendingQuery,
 )
-from handlers.catalogue.service import CatalogueService
-from handlers.catalogue.titles import ID_RULE, TitlePage, TitleRef
+from handlers.catalogue.service import CatalogueService, StoredPage
+from handlers.catalogue.titles import ID_RULE, TitleRef
 from server.http.routing import Router
 
 # This app's catalogue service, set by the composition root.
@@ -45,21 +44,18 @@ def _answer(body: bytes, entry: Entry) -> web.Response:
     return web.Response(body=body, content_type="application/json", headers=headers)
 
 
-def _list_body(page: TitlePage, **extra: object) -> bytes:
-    pagination = CataloguePagination(
-        current_page=page.page,
-        total_pages=page.total_pages,
-        total_items=page.total_results,
-        has_next=page.page < page.total_pages,
-        has_prev=page.page > 1,
-    )
+def _list_body(page: StoredPage, **extra: object) -> bytes:
+    """A `TitleList` from a cached page (its titles as stored, already in the output shape)."""
+    number, pages = page["page"], page["total_pages"]
+    pagination = {
+        "current_page": number,
+        "total_pages": pages,
+        "total_items": page["total_results"],
+        "has_next": number < pages,
+        "has_prev": number > 1,
+    }
     return orjson.dumps(
-        {
-            "success": True,
-            **extra,
-            "results": [t.model_dump(mode="json") for t in page.results],
-            "pagination": pagination.model_dump(),
-        }
+        {"success": True, **extra, "results": page["results"], "pagination": pagination}
     )
 
 

@@ -26,13 +26,16 @@ from handlers.catalogue import streams
 from handlers.catalogue.cache import KINDS, CatalogueCache, Entry, Kind
 from handlers.catalogue.models import BrowseQuery, SearchQuery, StreamQuery, TrendingQuery
 from handlers.catalogue.streams import StreamProvider
-from handlers.catalogue.titles import Genre, MediaType, Title, TitlePage, TitleRef
+from handlers.catalogue.titles import Genre, MediaType, Title, TitleRef
 from handlers.catalogue.tmdb import MetadataSource, Window
 from handlers.catalogue.upstream import Upstream, UpstreamError, UpstreamNotFound
 
 log = logging.getLogger("streamhub.catalogue")
 
 UPSTREAM_KEY = "catalogue:upstream"
+# A `TitlePage` as cached (decoded JSON): list answers are built from it without pydantic,
+# which costs more than the rest of a cached answer.
+StoredPage = dict[str, Any]
 MEDIA_TYPES: tuple[MediaType, ...] = ("movie", "tv")
 WINDOWS: tuple[Window, ...] = ("day", "week")
 
@@ -142,7 +145,7 @@ class CatalogueService:
         )
         return b'{"success":true,"movie":' + entry.value[:-1] + stamps + b"}", entry
 
-    async def browse(self, query: BrowseQuery) -> tuple[TitlePage, Entry]:
+    async def browse(self, query: BrowseQuery) -> tuple[StoredPage, Entry]:
         key = f"browse:{query.type}:{query.genre}:{query.year}:{query.sort}:{query.page}"
         entry = await self._get(
             "metadata",
@@ -151,14 +154,14 @@ class CatalogueService:
                 query.type, genre=query.genre, year=query.year, sort=query.sort, page=query.page
             ),
         )
-        return TitlePage.model_validate_json(entry.value), entry
+        return orjson.loads(entry.value), entry
 
-    async def trending(self, query: TrendingQuery) -> tuple[TitlePage, Entry]:
+    async def trending(self, query: TrendingQuery) -> tuple[StoredPage, Entry]:
         key = f"trending:{query.type}:{query.window}:{query.page}"
         entry = await self._get(
             "metadata", key, lambda: self.source.trending(query.type, query.window, query.page)
         )
-        return TitlePage.model_validate_json(entry.value), entry
+        return orjson.loads(entry.value), entry
 
     async def genres(self, media_type: MediaType) -> tuple[list[Genre], Entry]:
         entry = await self._get(
@@ -166,7 +169,7 @@ class CatalogueService:
         )
         return [Genre.model_validate(g) for g in orjson.loads(entry.value)], entry
 
-    async def search(self, query: SearchQuery) -> tuple[TitlePage, Entry]:
+    async def search(self, query: SearchQuery) -> tuple[StoredPage, Entry]:
         """Title words through the source's multi search (cached 6 h per words and page),
         then the filters on that page; filters alone browse (type: movie unless given)."""
         if query.q is None:
@@ -179,12 +182,14 @@ class CatalogueService:
         entry = await self._get(
             "search", f"multi:{query.page}:{digest}", lambda: self.source.search(words, query.page)
         )
-        page = TitlePage.model_validate_json(entry.value)
+        page: StoredPage = orjson.loads(entry.value)
         if query.type or query.genre or query.year:
-            page.results = await self._filtered(page.results, query)
+            page["results"] = await self._filtered(page["results"], query)
         return page, entry
 
-    async def _filtered(self, results: list[Title], query: SearchQuery) -> list[Title]:
+    async def _filtered(
+        self, results: list[dict[str, Any]], query: SearchQuery
+    ) -> list[dict[str, Any]]:
         names: set[str] = set()
         if query.genre is not None:
             for kind in MEDIA_TYPES:
@@ -193,9 +198,9 @@ class CatalogueService:
         return [
             t
             for t in results
-            if (query.type is None or t.type == query.type)
-            and (not names or names & set(t.genres))
-            and (year is None or (t.release_date or "").startswith(year))
+            if (query.type is None or t["type"] == query.type)
+            and (not names or names & set(t["genres"]))
+            and (year is None or (t["release_date"] or "").startswith(year))
         ]
 
     async def streams(self, ref: TitleRef, query: StreamQuery) -> tuple[bytes, Entry]:
