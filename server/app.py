@@ -27,6 +27,7 @@ from handlers.catalogue import admin_routes as catalogue_admin
 from handlers.catalogue import library_routes
 from handlers.catalogue import routes as catalogue
 from handlers.catalogue.admin import CatalogueAdmin
+from handlers.catalogue.metrics import CatalogueCollector
 from handlers.health import routes as health
 from handlers.live import routes as live
 from handlers.social import comment_routes
@@ -183,6 +184,9 @@ def create_app(settings: Settings) -> web.Application:
     node_metrics.registry.register(queue_figures)
     node_metrics.on_scrape(lambda: queue_figures.refresh(pool))
     FlushLag(node_metrics, pool)
+    catalogue_figures = CatalogueCollector(services.catalogue)  # cluster-wide, from Redis
+    node_metrics.registry.register(catalogue_figures)
+    node_metrics.on_scrape(catalogue_figures.refresh)
 
     app.on_startup.append(_bootstrap_admin)
     app.on_response_prepare.append(security_headers)

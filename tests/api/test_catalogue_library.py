@@ -127,6 +127,14 @@ async def test_admin_stats_users_and_cache_clear(node: Any, fake: FakeUpstreams)
     assert stats["upstream"]["tmdb"]["calls"] == fake.tmdb_calls()
     assert stats["upstream"]["consumet"]["calls"] == 2 and stats["upstream"]["tmdb"]["errors"] == 0
 
+    scraped = await (await client.get("/metrics")).text()
+    assert (
+        f'streamhub_catalogue_upstream_calls_total{{provider="tmdb"}} {fake.tmdb_calls()}.0'
+        in scraped
+    )
+    assert 'streamhub_catalogue_upstream_calls_total{provider="consumet"} 2.0' in scraped
+    assert 'streamhub_catalogue_cache_reads_total{outcome="miss"}' in scraped
+
     users = await ok(client_with(client, admin), "/api/admin/users?q=viewer&limit=2")
     assert users["pagination"]["total_items"] == 3 and len(users["users"]) == 2
     assert users["users"][0]["is_admin"] is False
