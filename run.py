@@ -24,6 +24,7 @@ from aiohttp import web
 from devservices.stack import dev_secret, local_engines
 from server import logs
 from server.app import create_app
+from server.catalogue import seed_catalogue
 from server.config import ConfigError, Settings
 from server.http.serving import serve
 from server.worker import run_worker
@@ -32,6 +33,10 @@ from storage import db, migrate, seed
 
 log = logging.getLogger("streamhub.run")
 RUN_PY = Path(__file__).resolve()
+
+
+def catalogue_source(settings: Settings) -> str:
+    return "TMDb" if settings.tmdb_api_key else "demo catalogue, TMDB_API_KEY unset"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -101,10 +106,16 @@ def main(argv: list[str]) -> int:
             return 0
         if args.command == "seed":
             asyncio.run(run_migrations(engines.database_url))
-            asyncio.run(
+            data = asyncio.run(
                 seed.command(
                     engines.database_url, users=args.users, videos=args.videos, reset=args.reset
                 )
+            )
+            # OnStream: lists warmed, and favorites and history for the first 50 accounts.
+            filled = asyncio.run(seed_catalogue(settings, [u[0] for u in data.users[:50]]))
+            print(
+                f"catalogue ({catalogue_source(settings)}): {filled['lists']} lists warmed,"
+                f" {filled['favorites']} favorites and {filled['history']} history entries"
             )
             return 0
         if args.command == "worker":
