@@ -45,10 +45,18 @@ Kind = Literal["metadata", "streams", "search"]
 KINDS: tuple[Kind, ...] = ("metadata", "streams", "search")
 State = Literal["hit", "miss", "stale"]
 
-# GET the entry and count a hit or a miss in one round trip.
+# GET the entry and count a hit (fresh: fetched_at + TTL > now, all on the cache's clock) or
+# a miss (absent or expired) in one round trip. ARGV: now, TTL, not-found TTL.
 _READ = """
 local v = redis.call('GET', KEYS[1])
-redis.call('HINCRBY', KEYS[2], v and 'hits' or 'misses', 1)
+local outcome = 'misses'
+if v then
+  local nl = string.find(v, '\\n', 1, true)
+  local ttl = tonumber(ARGV[2])
+  if #v - nl == 4 and string.sub(v, nl + 1) == '!404' then ttl = tonumber(ARGV[3]) end
+  if tonumber(string.sub(v, 1, nl - 1)) + ttl > tonumber(ARGV[1]) then outcome = 'hits' end
+end
+redis.call('HINCRBY', KEYS[2], outcome, 1)
 return v
 """
 # Release the lock only if it is still ours (it may have lapsed and been taken).
@@ -128,7 +136,8 @@ class CatalogueCache:
         local = self._local_copy(full)
         if local is not None:
             return _found(local)
-        entry = self._decode(kind, await self._read(keys=[full, self.stats_key]))
+        args = [repr(self.clock()), repr(self.ttls[kind]), repr(self.not_found_ttl_s)]
+        entry = self._decode(kind, await self._read(keys=[full, self.stats_key], args=args))
         if entry is not None and entry.state == "hit":
             self._keep(full, entry)
             return _found(entry)
@@ -176,10 +185,10 @@ class CatalogueCache:
 
     async def refresh(self, kind: Kind, key: str, fetch: Fetch) -> Entry:
         """Fetch and store `key` now, fresh or not (cache warming); the lock still applies."""
-        full = self.key(kind, key)
-        entry = self._decode(kind, await self.redis.get(full))
-        stale = entry if entry is not None else None
-        return _found(await self._fill(kind, full, fetch, stale, force=True))
+        # No stale fallback: a warming run that fails leaves the entry as it was (and says so).
+        entry = await self._fill(kind, self.key(kind, key), fetch, None, force=True)
+        self._keep(self.key(kind, key), entry)
+        return _found(entry)
 
     async def _fill(
         self, kind: Kind, full: str, fetch: Fetch, stale: Entry | None, *, force: bool = False

@@ -24,7 +24,11 @@ class ProgressIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     movie_id: str = TITLE_ID
-    progress: float = Field(ge=0, le=7 * 86400, description="Seconds watched from the start")
+    progress: float = Field(
+        ge=0,
+        le=7 * 86400,
+        description="Seconds watched from the start; past `runtime` counts as the end",
+    )
     runtime: float = Field(gt=0, le=7 * 86400, description="Seconds of the whole title/episode")
     device_id: str | None = Field(
         default=None,
@@ -35,8 +39,8 @@ class ProgressIn(BaseModel):
 
     @model_validator(mode="after")
     def _within(self) -> ProgressIn:
-        if self.progress > self.runtime:
-            raise ValueError("progress cannot exceed runtime")
+        # Players report a position a little past the end (rounding, credits): it is the end.
+        self.progress = min(self.progress, self.runtime)
         return self
 
 

@@ -20,8 +20,7 @@ from handlers.catalogue.library_models import (
     ProgressIn,
     Removed,
 )
-from handlers.catalogue.titles import ID_RULE, TitleRef
-from server.http.responses import json_response
+from handlers.catalogue.titles import ID_RULE, ID_SCHEMA, TitleRef
 from server.http.routing import Auth, Router
 
 # This app's library service, set by the composition root.
@@ -44,24 +43,23 @@ def _me(user: AccessClaims) -> uuid.UUID:
     "/api/favorites",
     body=FavoriteIn,
     response=FavoriteAnswer,
-    status=201,
     auth=Auth.required,
     limit=LIMIT,
     errors=(*ERRORS, 404, 503),
-    summary="Add a title to your favorites (idempotent: 201 when added, 200 when it was there)",
+    summary="Add a title to your favorites (idempotent: `created` says whether it was new)",
     description=ID_RULE,
 )
 async def add_favorite(
     request: web.Request, *, user: AccessClaims, body: FavoriteIn
-) -> web.Response:
+) -> FavoriteAnswer:
     ref = TitleRef.parse(body.movie_id, "movie_id")
     favorite, created = await _service(request).add_favorite(user_id=_me(user), ref=ref)
-    answer = FavoriteAnswer(success=True, favorite=favorite, created=created)
-    return json_response(answer, status=201 if created else 200)
+    return FavoriteAnswer(success=True, favorite=favorite, created=created)
 
 
 @routes.delete(
     "/api/favorites/{id}",
+    path_schemas={"id": ID_SCHEMA},
     response=Removed,
     auth=Auth.required,
     limit=LIMIT,
@@ -135,6 +133,7 @@ async def list_history(
 
 @routes.delete(
     "/api/watch-history/{id}",
+    path_schemas={"id": ID_SCHEMA},
     response=Removed,
     auth=Auth.required,
     limit=LIMIT,

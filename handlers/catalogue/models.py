@@ -38,11 +38,9 @@ class SearchQuery(BaseModel):
     page: int = Field(default=1, ge=1, le=MAX_PAGE)
 
     @model_validator(mode="after")
-    def _something(self) -> SearchQuery:
-        if self.q is None and self.genre is None and self.year is None:
-            raise ValueError("Send q (title words), or a genre or year to filter by")
+    def _blank_is_absent(self) -> SearchQuery:
         if self.q is not None and not self.q.strip():
-            raise ValueError("q must not be blank")
+            self.q = None  # blank words search nothing: the filters (or none) browse
         return self
 
 

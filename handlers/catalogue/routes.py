@@ -22,7 +22,7 @@ from handlers.catalogue.models import (
     TrendingQuery,
 )
 from handlers.catalogue.service import CatalogueService, StoredPage
-from handlers.catalogue.titles import ID_RULE, TitleRef
+from handlers.catalogue.titles import ID_RULE, ID_SCHEMA, TitleRef
 from server.http.routing import Router
 
 # This app's catalogue service, set by the composition root.
@@ -76,6 +76,7 @@ async def list_titles(request: web.Request, *, query: BrowseQuery) -> web.Respon
 
 @routes.get(
     "/api/movies/{id}",
+    path_schemas={"id": ID_SCHEMA},
     response=MovieAnswer,
     response_headers=CACHE_HEADERS,
     limit=LIMIT,
@@ -91,6 +92,7 @@ async def get_title(request: web.Request) -> web.Response:
 
 @routes.get(
     "/api/movies/{id}/stream",
+    path_schemas={"id": ID_SCHEMA},
     query=StreamQuery,
     response=StreamAnswer,
     response_headers=CACHE_HEADERS,
@@ -115,8 +117,8 @@ async def get_streams(request: web.Request, *, query: StreamQuery) -> web.Respon
     errors=ERRORS,
     summary="Search movies and shows by title words; filter by type, genre and year",
     description="With `q`, filters apply to each page of title matches (a page may hold fewer"
-    " than 20; `pagination` counts the matches before filtering). Without `q`, the filters"
-    " browse like GET /api/movies.",
+    " than 20; `pagination` counts the matches before filtering). Without `q` (or with a"
+    " blank one) the filters browse like GET /api/movies: popular movies when none is given.",
 )
 async def search(request: web.Request, *, query: SearchQuery) -> web.Response:
     page, entry = await _service(request).search(query)

@@ -90,11 +90,15 @@ class CatalogueService:
 
     async def _flush_counts(self) -> None:
         pending, self._pending = self._pending, Counter()
-        if pending:
+        if not pending:
+            return
+        try:
             pipe = self.redis.pipeline(transaction=False)
             for field, n in pending.items():
                 pipe.hincrby(UPSTREAM_KEY, field, n)
             await pipe.execute()
+        except Exception:  # figures must never fail a fetch; these are lost, and logged
+            log.warning("upstream figures not saved", exc_info=True)
 
     def _fetch(self, read: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[bytes]]:
         async def fetch() -> bytes:

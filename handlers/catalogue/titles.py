@@ -18,9 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from core.errors import ValidationFailed
 
 MediaType = Literal["movie", "tv"]
-ID_PATTERN = r"^(?:(?:movie|tv)-)?[1-9][0-9]{0,9}$"
-_ID = re.compile(ID_PATTERN)
-MAX_TMDB_ID = 2**31 - 1  # Postgres integer
+# Up to nine digits: every id fits Postgres' integer (TMDb's are in the millions).
+ID_PATTERN = r"^(?:(?:movie|tv)-)?[1-9][0-9]{0,8}$"
+_ID = re.compile(ID_PATTERN.removeprefix("^").removesuffix("$"))
+# The OpenAPI schema of a path parameter that names a title.
+ID_SCHEMA = {"type": "string", "pattern": ID_PATTERN, "examples": ["movie-550", "tv-1399"]}
 ID_RULE = (
     "A title id is `movie-{tmdb_id}` or `tv-{tmdb_id}` (a movie and a TV show may share a TMDb"
     " number); a bare number names a movie."
@@ -38,13 +40,10 @@ class TitleRef:
 
     @classmethod
     def parse(cls, raw: str, field: str = "id") -> TitleRef:
-        if not _ID.match(raw):
+        if not _ID.fullmatch(raw):  # not `match`: Python's `$` admits a trailing newline
             raise ValidationFailed(f"{field} is not a title id", field_errors={field: [ID_RULE]})
         kind, _, number = raw.rpartition("-")
-        tmdb_id = int(number)
-        if tmdb_id > MAX_TMDB_ID:
-            raise ValidationFailed(f"{field} is out of range", field_errors={field: [ID_RULE]})
-        return cls("tv" if kind == "tv" else "movie", tmdb_id)
+        return cls("tv" if kind == "tv" else "movie", int(number))
 
 
 class Title(BaseModel):

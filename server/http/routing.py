@@ -62,6 +62,9 @@ class Endpoint:
     # Roles allowed to call (None: any caller the `auth` mode admits); others get 403, after
     # validation. The service still enforces its own rules; this answers early and in the docs.
     roles: frozenset[str] | None = None
+    # JSON Schemas of path parameters that are not UUIDs (the default), for the OpenAPI
+    # document; the handler validates them itself.
+    path_schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def path_params(self) -> list[str]:

@@ -60,7 +60,11 @@ async def test_every_endpoint_answers_its_shape(node: Any, fake: FakeUpstreams) 
     }  # fmt: skip
     assert {"cached_at", "expires_at"} <= set(stream)
 
-    for bad in ("/api/search", "/api/movies?sort=worst", "/api/movies/0", "/api/movies/film-3"):
+    browsed = await ok(client, "/api/search?q=%20%20")  # blank words: popular movies
+    assert browsed["results"][0]["tmdb_id"] == 1 and browsed["pagination"]["total_items"] == 100
+    bad_paths = ("/api/movies?sort=worst", "/api/movies/0", "/api/movies/film-3",
+                 "/api/movies/1234567890", "/api/movies/tv-1%0A")  # fmt: skip
+    for bad in bad_paths:
         assert (await error_of(await client.get(bad), 400))["code"] == "VALIDATION_ERROR"
 
 
@@ -135,6 +139,8 @@ async def test_stale_entries_are_served_through_an_outage(node: Any, fake: FakeU
     error = await error_of(never_seen, 503)
     assert error["code"] == "SERVICE_UNAVAILABLE" and "never cached" in error["message"]
     assert int(never_seen.headers["Retry-After"]) >= 1
+    counted = await client.app[catalogue.SERVICE].cache.stats()
+    assert counted == {"misses": 5, "stale": 2}  # expired entries are misses, then stale
     assert client.app[catalogue.SERVICE].upstreams[0].breaker.state != "closed"
     fake.fail_status = None
 

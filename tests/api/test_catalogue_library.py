@@ -16,7 +16,7 @@ async def test_favorites_are_idempotent_and_private(node: Any, fake: FakeUpstrea
     client = await node()
     (alice, a_headers), (bob, b_headers) = await make_users(client, 2)
     first = await client.post("/api/favorites", json={"movie_id": "tv-3"}, headers=a_headers)
-    assert first.status == 201, await first.text()
+    assert first.status == 200, await first.text()
     body = await first.json()
     assert body["created"] is True and body["favorite"]["id"] == "tv-3"
     assert body["favorite"]["movie"]["title"] == "Show 3"
@@ -100,8 +100,10 @@ async def test_watch_history_updates_in_place_and_reaches_other_devices(node: An
     left = await ok(client_with(client, a_headers), "/api/watch-history")
     assert [e["id"] for e in left["history"]] == ["tv-2"]
 
-    too_far = {"movie_id": "movie-5", "progress": 10, "runtime": 5}
-    await error_of(await client.post("/api/watch-history", json=too_far, headers=a_headers), 400)
+    past_end = await report("movie-5", 5710, 5700)  # a player's last report, past the end
+    assert past_end["progress"] == 5700 and past_end["finished"] is True
+    negative = {"movie_id": "movie-5", "progress": -1, "runtime": 5}
+    await error_of(await client.post("/api/watch-history", json=negative, headers=a_headers), 400)
 
 
 async def test_admin_stats_users_and_cache_clear(node: Any, fake: FakeUpstreams) -> None:
