@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -173,5 +174,27 @@ async def test_consumet_falls_back_to_the_next_server_and_provider(fake: FakeUps
         with pytest.raises(streams.NoSources) as caught:
             await streams.resolve([consumet], "movie", 7, 1, 1)
         assert not caught.value.not_found
+    finally:
+        await consumet.close()
+
+
+class _Down:
+    name = "first"
+
+    async def sources(self, media_type: str, tmdb_id: int, season: int, episode: int) -> Any:
+        raise UpstreamError("first", "answered 502")
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_streams_fall_back_to_the_next_provider(fake: FakeUpstreams) -> None:
+    consumet = ConsumetProvider(fake.url, FAST, servers=["vidcloud"])
+    try:
+        found = await streams.resolve([_Down(), consumet], "movie", 3, 1, 1)  # type: ignore[list-item]
+        assert found.provider == "consumet" and found.sources
+        with pytest.raises(streams.NoSources) as caught:
+            await streams.resolve([_Down()], "movie", 3, 1, 1)  # type: ignore[list-item]
+        assert caught.value.reasons == ["first: answered 502"] and not caught.value.not_found
     finally:
         await consumet.close()
