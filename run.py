@@ -25,6 +25,7 @@ from aiohttp import web
 from devservices.stack import dev_secret, local_engines
 from server import logs
 from server.app import create_app
+from server.catalogue import seed_catalogue
 from server.config import ConfigError, Settings
 from server.http.serving import serve
 from server.worker import run_worker
@@ -33,6 +34,10 @@ from storage import db, migrate, seed, seed_torrents
 
 log = logging.getLogger("streamhub.run")
 RUN_PY = Path(__file__).resolve()
+
+
+def catalogue_source(settings: Settings) -> str:
+    return "TMDb" if settings.tmdb_api_key else "demo catalogue, TMDB_API_KEY unset"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -107,13 +112,19 @@ def main(argv: list[str]) -> int:
             asyncio.run(run_migrations(engines.database_url))
             only_torrents = args.torrents and args.users is None and args.videos is None
             if not only_torrents:
-                asyncio.run(
+                data = asyncio.run(
                     seed.command(
                         engines.database_url,
                         users=100 if args.users is None else args.users,
                         videos=1000 if args.videos is None else args.videos,
                         reset=args.reset,
                     )
+                )
+                # OnStream: lists warmed, and favorites and history for the first 50 accounts.
+                filled = asyncio.run(seed_catalogue(settings, [u[0] for u in data.users[:50]]))
+                print(
+                    f"catalogue ({catalogue_source(settings)}): {filled['lists']} lists warmed,"
+                    f" {filled['favorites']} favorites and {filled['history']} history entries"
                 )
             if args.torrents:
                 asyncio.run(seed_torrents.seed(engines.database_url, args.torrents))

@@ -27,6 +27,11 @@ from handlers.accounts import privacy_routes
 from handlers.accounts import routes as accounts
 from handlers.admin import routes as admin
 from handlers.apikeys import routes as api_keys
+from handlers.catalogue import admin_routes as catalogue_admin
+from handlers.catalogue import library_routes
+from handlers.catalogue import routes as catalogue
+from handlers.catalogue.admin import CatalogueAdmin
+from handlers.catalogue.metrics import CatalogueCollector
 from handlers.courses import routes as courses
 from handlers.health import routes as health
 from handlers.live import routes as live
@@ -41,6 +46,7 @@ from server.config import Settings
 from server.http import docs, metrics, ratelimit, routing
 from server.http.addresses import TRUSTED_PROXIES, parse_networks
 from server.http.auth import API_KEYS, TOKENS
+from server.http.compression import compression
 from server.http.middleware import access_log, cors_middleware, errors, security_headers
 from server.services import Services, build_services, token_service
 from storage import db, jobs, migrate
@@ -60,6 +66,9 @@ ROUTERS = [
     live.routes,
     torrents.routes,
     api_keys.routes,
+    catalogue.routes,
+    library_routes.routes,
+    catalogue_admin.routes,
 ]
 
 # The engines' clients and services, for the tests and tools that reach past the API (never
@@ -121,8 +130,11 @@ def budgets(settings: Settings) -> dict[str, ratelimit.Budget]:
             "likes": settings.rate_limit_likes,
             "ingest": settings.rate_limit_ingest,
             ratelimit.GENERAL: settings.rate_limit_general,
+            "catalogue": settings.rate_limit_catalogue,
         },
-        per_ip={"auth"},  # guards sign-in itself: counted per client IP even with a token
+        # auth guards sign-in itself: counted per client IP even with a token; catalogue is
+        # OnStream's "100 requests per minute per IP".
+        per_ip={"auth", "catalogue"},
     )
 
 
@@ -142,6 +154,7 @@ def create_app(settings: Settings) -> web.Application:
             metrics.http_metrics,
             access_log,
             cors_middleware(settings.cors_origins),
+            compression(settings.compress_min_bytes),
             errors,
         ],
         client_max_size=settings.max_body_bytes,
@@ -185,6 +198,9 @@ def create_app(settings: Settings) -> web.Application:
     node_metrics.registry.register(queue_figures)
     node_metrics.on_scrape(lambda: queue_figures.refresh(pool))
     FlushLag(node_metrics, pool)
+    catalogue_figures = CatalogueCollector(services.catalogue)  # cluster-wide, from Redis
+    node_metrics.registry.register(catalogue_figures)
+    node_metrics.on_scrape(catalogue_figures.refresh)
 
     app.on_startup.append(_bootstrap_admin)
     app.on_response_prepare.append(security_headers)
@@ -229,6 +245,22 @@ def _serve_domains(app: web.Application, services: Services) -> None:
     app[torrents.SERVICE] = services.torrents
     app[api_keys.SERVICE] = services.api_keys
     app[API_KEYS] = services.api_keys.check
+    app[catalogue.SERVICE] = services.catalogue
+    app[library_routes.SERVICE] = services.library
+    app[catalogue_admin.SERVICE] = CatalogueAdmin(
+        catalogue=services.catalogue, library=services.library, accounts=services.accounts
+    )
+    app.cleanup_ctx.append(_closing(services))
+
+
+def _closing(services: Services) -> CleanupCtx:
+    """Close the catalogue's upstream HTTP sessions when the app stops."""
+
+    async def ctx(_: web.Application) -> AsyncIterator[None]:
+        yield
+        await services.catalogue.close()
+
+    return ctx
 
 
 class FlushLag:

@@ -251,6 +251,70 @@ class Settings(BaseSettings):
     enrollment_requires_verified_email: bool = Field(
         default=False, alias="ENROLLMENT_REQUIRES_VERIFIED_EMAIL"
     )
+    # --- catalogue (OnStream, issue 11) --------------------------------------------------
+    # Unset: the demo catalogue (handlers/catalogue/demo.py) instead of TMDb. A v3 key is sent
+    # as `api_key`, a v4 read access token (a JWT) as `Authorization: Bearer`.
+    tmdb_api_key: str | None = Field(default=None, alias="TMDB_API_KEY")
+    tmdb_base_url: str = Field(default="https://api.themoviedb.org", alias="TMDB_BASE_URL")
+    consumet_api_base: str = Field(default="https://api.consumet.org", alias="CONSUMET_API_BASE")
+    # Consumet servers tried in order for stream sources (the next one when one fails).
+    consumet_servers: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["vidcloud", "upcloud"], alias="CONSUMET_SERVERS"
+    )
+    # OnStream's "Cache Strategy": how long each kind of entry is fresh.
+    catalogue_metadata_ttl_seconds: float = Field(
+        default=86400, gt=0, alias="CATALOGUE_METADATA_TTL_SECONDS"
+    )
+    catalogue_streams_ttl_seconds: float = Field(
+        default=3600, gt=0, alias="CATALOGUE_STREAMS_TTL_SECONDS"
+    )
+    catalogue_search_ttl_seconds: float = Field(
+        default=21600, gt=0, alias="CATALOGUE_SEARCH_TTL_SECONDS"
+    )
+    # How long past its TTL an entry is kept, to be served stale while the provider is down.
+    catalogue_stale_keep_seconds: float = Field(
+        default=7 * 86400, ge=0, alias="CATALOGUE_STALE_KEEP_SECONDS"
+    )
+    # A node keeps fresh entries it read in memory this long (0 = off), at most this many: no
+    # Redis round trip for hot titles. An admin's cache clear reaches other nodes' copies
+    # within this time.
+    catalogue_local_cache_seconds: float = Field(
+        default=5.0, ge=0, le=300, alias="CATALOGUE_LOCAL_CACHE_SECONDS"
+    )
+    catalogue_local_cache_entries: int = Field(
+        default=10_000, ge=1, alias="CATALOGUE_LOCAL_CACHE_ENTRIES"
+    )
+    # How long a request waits for another node's fetch of the same entry before a 503.
+    catalogue_wait_seconds: float = Field(default=10.0, gt=0, le=60, alias="CATALOGUE_WAIT_SECONDS")
+    # Upstream calls (TMDb, Consumet): deadline per attempt, attempts, the longest Retry-After
+    # a request waits for (longer ones fail at once and stale entries are served), the
+    # outbound rate per process (TMDb allows about 40/s), and the circuit breaker.
+    upstream_timeout_seconds: float = Field(
+        default=4.0, gt=0, le=60, alias="UPSTREAM_TIMEOUT_SECONDS"
+    )
+    upstream_max_attempts: int = Field(default=2, ge=1, le=5, alias="UPSTREAM_MAX_ATTEMPTS")
+    upstream_max_retry_after_seconds: float = Field(
+        default=2.0, ge=0, le=60, alias="UPSTREAM_MAX_RETRY_AFTER_SECONDS"
+    )
+    tmdb_requests_per_second: float = Field(default=35.0, gt=0, alias="TMDB_REQUESTS_PER_SECOND")
+    consumet_requests_per_second: float = Field(
+        default=10.0, gt=0, alias="CONSUMET_REQUESTS_PER_SECOND"
+    )
+    upstream_failure_threshold: int = Field(default=5, ge=1, alias="UPSTREAM_FAILURE_THRESHOLD")
+    upstream_circuit_reset_seconds: float = Field(
+        default=30.0, gt=0, alias="UPSTREAM_CIRCUIT_RESET_SECONDS"
+    )
+    # The periodic `catalogue.warm` job refreshes trending, popular (this many pages) and
+    # genres this often, well inside the metadata TTL (0 = no warming).
+    catalogue_warm_interval_seconds: float = Field(
+        default=3600, ge=0, alias="CATALOGUE_WARM_INTERVAL_SECONDS"
+    )
+    catalogue_warm_pages: int = Field(default=3, ge=1, le=50, alias="CATALOGUE_WARM_PAGES")
+    # OnStream's "100 requests per minute per IP", on the catalogue and library endpoints.
+    rate_limit_catalogue: str = Field(default="100/minute", alias="RATE_LIMIT_CATALOGUE")
+    # JSON answers at least this long are compressed for clients that accept gzip/deflate
+    # (0 = never).
+    compress_min_bytes: int = Field(default=1024, ge=0, alias="COMPRESS_MIN_BYTES")
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -259,7 +323,9 @@ class Settings(BaseSettings):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
 
-    @field_validator("trusted_proxies", "metrics_allowed_networks", mode="before")
+    @field_validator(
+        "trusted_proxies", "metrics_allowed_networks", "consumet_servers", mode="before"
+    )
     @classmethod
     def _split_networks(cls, value: object) -> object:
         if isinstance(value, str):
@@ -280,6 +346,7 @@ class Settings(BaseSettings):
         "rate_limit_likes",
         "rate_limit_ingest",
         "rate_limit_general",
+        "rate_limit_catalogue",
     )
     @classmethod
     def _valid_rate(cls, value: str) -> str:

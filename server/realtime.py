@@ -22,6 +22,7 @@ from channels.redis_broker import RedisBroker
 from channels.session import SocketSlots
 from core.tokens import TokenService
 from handlers.accounts import events as account_events
+from handlers.catalogue import events as catalogue_events
 from handlers.live import events as live_events
 from handlers.social import events as social_events
 from handlers.videos import events as video_events
@@ -32,7 +33,9 @@ from server.services import Services
 log = logging.getLogger("streamhub.realtime")
 
 # Every message a client may receive: the core's and each domain's events.
-MESSAGES = ServerMessages((*video_events.EVENTS, *social_events.EVENTS, *live_events.EVENTS))
+MESSAGES = ServerMessages(
+    (*video_events.EVENTS, *social_events.EVENTS, *live_events.EVENTS, *catalogue_events.EVENTS)
+)
 
 
 def node_config(settings: Settings) -> realtime.NodeConfig:

@@ -19,6 +19,10 @@ from handlers.accounts.privacy import AccountPrivacy
 from handlers.accounts.service import AccountService
 from handlers.admin.service import AdminService
 from handlers.apikeys.service import ApiKeyService
+from handlers.catalogue import jobs as catalogue_jobs
+from handlers.catalogue.events import LibraryEvents
+from handlers.catalogue.library import LibraryService
+from handlers.catalogue.service import CatalogueService
 from handlers.courses.service import CourseService
 from handlers.health.service import HealthService
 from handlers.live import jobs as live_jobs
@@ -36,6 +40,7 @@ from handlers.videos.service import VideoService
 from handlers.videos.view_buffer import ViewBuffer
 from jobs import maintenance
 from jobs.registry import JobKind
+from server.catalogue import build_catalogue
 from server.config import ConfigError, Settings
 
 
@@ -56,6 +61,8 @@ class Services:
     torrents: TorrentService
     api_keys: ApiKeyService
     admin: AdminService
+    catalogue: CatalogueService
+    library: LibraryService
 
 
 def token_service(settings: Settings) -> TokenService:
@@ -119,12 +126,18 @@ def build_services(
     )
     videos = VideoService(db=pool, views=views, lists=lists, events=VideoEvents(publisher))
     social_events = SocialEvents(publisher)
+    catalogue = build_catalogue(settings, redis)
     courses = CourseService(
         db=pool, require_verified_email=settings.enrollment_requires_verified_email
     )
     accounts = AccountService(db=pool, tokens=tokens, emails=account_emails(settings, pool))
     privacy = AccountPrivacy(db=pool, publisher=publisher)
-    health = HealthService(db=pool, redis=redis, timeout_s=settings.readyz_timeout_seconds)
+    health = HealthService(
+        db=pool,
+        redis=redis,
+        timeout_s=settings.readyz_timeout_seconds,
+        notes={"catalogue": catalogue.describe()},
+    )
     comments = CommentService(db=pool, videos=videos, events=social_events)
     torrents = TorrentService(db=pool)
     api_keys = ApiKeyService(db=pool)
@@ -148,6 +161,8 @@ def build_services(
         torrents=torrents,
         api_keys=api_keys,
         admin=admin,
+        catalogue=catalogue,
+        library=LibraryService(db=pool, catalogue=catalogue, events=LibraryEvents(publisher)),
     )
 
 
@@ -169,6 +184,14 @@ def job_kinds(services: Services) -> list[JobKind]:
             recover_after_seconds=settings.view_batch_recover_after_seconds,
         ),
     ]
+    if settings.catalogue_warm_interval_seconds > 0:
+        kinds.append(
+            catalogue_jobs.warm_kind(
+                catalogue=services.catalogue,
+                every_seconds=settings.catalogue_warm_interval_seconds,
+                pages=settings.catalogue_warm_pages,
+            )
+        )
     if settings.live_viewers_interval_seconds > 0:
         kinds.append(
             live_jobs.push_viewer_counts_kind(

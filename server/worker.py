@@ -81,6 +81,7 @@ async def run_worker(settings: Settings, kinds: Sequence[JobKind] | None = None)
     loop = asyncio.get_running_loop()
     stop_requested = asyncio.Event()
     worker: Worker | None = None
+    services: Services | None = None
 
     def on_signal() -> None:
         stop_requested.set()
@@ -113,6 +114,8 @@ async def run_worker(settings: Settings, kinds: Sequence[JobKind] | None = None)
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
+        if services is not None:
+            await services.catalogue.close()
         await presence.close()
         await broker.close()
         await redis.aclose()

@@ -37,6 +37,8 @@ class AccountExport(BaseModel):
     enrollments: list[dict[str, Any]] = Field(description="Courses it is enrolled in")
     courses_taught: list[dict[str, Any]] = Field(description="Courses it teaches")
     sessions: list[dict[str, Any]] = Field(description="Its refresh tokens (no secrets)")
+    favorites: list[dict[str, Any]] = Field(description="OnStream favorites")
+    watch_history: list[dict[str, Any]] = Field(description="OnStream watch history")
 
 
 @routes.delete(
@@ -49,8 +51,9 @@ class AccountExport(BaseModel):
     summary="Erase your account and all your personal data (GDPR); asks for your password",
     description=(
         "In one transaction: your likes, follows (both ways), enrollments, videos (with their"
-        " comments) and sessions go; your comments go, except those others replied to, which"
-        " are emptied and shown as by `[deleted]` so the replies stay. Every counter that"
+        " comments), favorites, watch history and sessions go; your comments go, except"
+        " those others replied to, which are emptied and shown as by `[deleted]` so the"
+        " replies stay. Every counter that"
         " counted your rows moves with them. Your WebSocket connections are closed on every"
         " node. Access tokens already issued fail from then on. A wrong password is a 403"
         " naming `password` (not a 401: the token is fine)."

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from core.errors import ServiceUnavailable
 from handlers.health.service import HealthService
@@ -22,6 +22,9 @@ class Alive(BaseModel):
 class Ready(BaseModel):
     status: str
     checks: dict[str, str]
+    details: dict[str, str] = Field(
+        default_factory=dict, description="Facts about this node that are not failures"
+    )
 
 
 @routes.get("/healthz", response=Alive, summary="The process is up (no dependencies checked)")
@@ -36,7 +39,8 @@ async def healthz(request: web.Request) -> Alive:
     summary="Postgres and Redis reachable and every migration applied",
 )
 async def readyz(request: web.Request) -> Ready:
-    results = await request.app[SERVICE].checks()
+    service = request.app[SERVICE]
+    results = await service.checks()
     if any(value != "ok" for value in results.values()):
-        raise ServiceUnavailable("Not ready", details={"checks": results})
-    return Ready(status="ready", checks=results)
+        raise ServiceUnavailable("Not ready", details={"checks": results, **service.notes})
+    return Ready(status="ready", checks=results, details=service.notes)

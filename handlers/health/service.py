@@ -21,8 +21,18 @@ log = logging.getLogger("streamhub.health")
 
 
 class HealthService:
-    def __init__(self, *, db: asyncpg.Pool, redis: Redis, timeout_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        *,
+        db: asyncpg.Pool,
+        redis: Redis,
+        timeout_s: float = 2.0,
+        notes: dict[str, str] | None = None,
+    ) -> None:
         self.db = db
+        # What operators should know about this node that is not a failure (e.g. the demo
+        # catalogue), shown by /readyz as `details`.
+        self.notes = dict(notes or {})
         self.redis = redis
         self.timeout_s = timeout_s
         # Checks given up on, kept referenced until they finish on their own.

@@ -81,10 +81,16 @@ def _operation(ep: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
         )
     if notes:
         op["description"] = "\n\n".join(notes)
-    # Every path parameter is an id (`path_uuid` refuses anything else).
+    # A path parameter is a UUID (`path_uuid` refuses anything else) unless the endpoint
+    # declares its schema.
     id_schema = {"type": "string", "format": "uuid"}
     params = [
-        {"name": name, "in": "path", "required": True, "schema": id_schema}
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": ep.path_schemas.get(name, id_schema),
+        }
         for name in ep.path_params
     ]
     if ep.query is not None:

@@ -64,6 +64,9 @@ class Endpoint:
     roles: frozenset[str] | None = None
     # With Auth.api_key: the scope the key must have.
     key_scope: str = "ingest"
+    # JSON Schemas of path parameters that are not UUIDs (the default), for the OpenAPI
+    # document; the handler validates them itself.
+    path_schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def path_params(self) -> list[str]:

@@ -11,7 +11,8 @@ integrity check (storage/integrity.py) finds no drift afterwards:
   left empty by it goes too, as when a comment is deleted); one with replies is emptied and
   kept, its author replaced by the placeholder account (migration 0051), so other people's
   replies stay where they were;
-- then the account row, which takes its tokens and the courses it teaches with it.
+- then the account row, which takes its tokens, favorites, watch history and the courses it
+  teaches with it.
 """
 
 from __future__ import annotations
@@ -149,6 +150,13 @@ _EXPORT = {
                          FROM courses WHERE instructor_id = $1 ORDER BY created_at""",
     "sessions": """SELECT id, family_id, created_at, expires_at, rotated_at, revoked_at
                    FROM refresh_tokens WHERE user_id = $1 ORDER BY created_at""",
+    "favorites": """SELECT f.media_type, f.tmdb_id, t.title, f.created_at FROM favorites f
+                    JOIN catalogue_titles t USING (media_type, tmdb_id)
+                    WHERE f.user_id = $1 ORDER BY f.created_at""",
+    "watch_history": """SELECT h.media_type, h.tmdb_id, t.title, h.progress_seconds,
+                               h.runtime_seconds, h.watched_at
+                        FROM watch_history h JOIN catalogue_titles t USING (media_type, tmdb_id)
+                        WHERE h.user_id = $1 ORDER BY h.watched_at""",
 }
 _ACCOUNT = """SELECT id, username, email, display_name, avatar_url, bio, verified, role,
                      settings, email_verified, follower_count, following_count, total_views,

@@ -71,6 +71,13 @@ async def test_erasing_an_account(client: TestClient, accounts: Accounts) -> Non
     alices_course = await create_course(client, a)
     await client.post(f"{V1}/courses/{alices_course['id']}/enroll", headers=b)
 
+    # OnStream: a favorite and a watch-history entry (the demo catalogue, as with no TMDb key).
+    movie = await (await client.get("/api/movies", headers=a)).json()
+    first = (movie.get("results") or movie.get("movies"))[0]
+    title_id = str(first.get("id") or first.get("tmdb_id"))
+    resp = await client.post("/api/favorites", json={"movie_id": title_id}, headers=a)
+    assert resp.status in (200, 201), await resp.text()
+
     export = await client.get("/api/users/me/export", headers=a)
     assert export.status == 200
     assert "attachment" in export.headers["Content-Disposition"]
@@ -82,6 +89,7 @@ async def test_erasing_an_account(client: TestClient, accounts: Accounts) -> Non
     assert len(archive["following"]) == 1 and len(archive["followers"]) == 1
     assert len(archive["enrollments"]) == 1 and len(archive["courses_taught"]) == 1
     assert len(archive["sessions"]) == 2
+    assert len(archive["favorites"]) == 1
 
     ws_url = str(client.make_url("/ws")).replace("http://", "ws://")
     socket = await connect(ws_url, token=a["Authorization"].split()[1])
@@ -109,6 +117,7 @@ async def test_erasing_an_account(client: TestClient, accounts: Accounts) -> Non
         await pool.fetchval("SELECT count(*) FROM courses WHERE id = $1", alices_course["id"]) == 0
     )
     assert await pool.fetchval("SELECT count(*) FROM videos WHERE id = $1", alices_video) == 0
+    assert await pool.fetchval("SELECT count(*) FROM favorites") == 0
 
     # Threads: the answered comment is emptied and anonymous; Carol's reply is still there.
     kept = await pool.fetchrow(

@@ -28,13 +28,18 @@ async def test_seed_command_fills_consistent_data(
     assert code == 0
     out = capsys.readouterr().out
     assert "seeded 40 users" in out and seed.SEED_PASSWORD in out
+    assert "catalogue (demo catalogue, TMDB_API_KEY unset): 14 lists warmed, 120 favorites" in out
 
     conn = await asyncpg.connect(engines.database_url)
     try:
         counts = {
             table: await conn.fetchval(f"SELECT count(*) FROM {table}")
-            for table in ("users", "videos", "follows", "comments", "likes")
+            for table in ("users", "videos", "follows", "comments", "likes", "favorites")
         }
+        # OnStream: the demo catalogue (no TMDb key here) gave 40 users 3 favorites each and a
+        # history of 4 titles, through the library service.
+        assert counts["favorites"] == 40 * 3
+        assert await conn.fetchval("SELECT count(DISTINCT user_id) FROM watch_history") == 40
         assert counts["users"] == 40 and counts["videos"] == 120
         assert counts["follows"] > 0 and counts["comments"] > 0 and counts["likes"] > 0
         assert (

@@ -24,6 +24,7 @@ def test_defaults_are_the_contracts_budgets() -> None:
         "likes": (100, 60, False),
         "ingest": (120, 60, False),  # the torrent app's scraper, per API key
         "general": (1000, 3600, False),
+        "catalogue": (100, 60, True),  # OnStream: 100 requests per minute per IP
     }
 
 
