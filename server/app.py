@@ -25,11 +25,13 @@ from channels.redis_client import command_client
 from handlers.accounts import routes as accounts
 from handlers.health import routes as health
 from handlers.live import routes as live
+from handlers.media import routes as media
 from handlers.social import comment_routes
 from handlers.social import routes as social
 from handlers.videos import routes as videos
 from handlers.videos.jobs import FLUSH_VIEWS
 from jobs.metrics import JobsCollector
+from objectstore.s3 import S3Store
 from server import realtime
 from server.config import Settings
 from server.http import docs, metrics, ratelimit, routing
@@ -49,6 +51,7 @@ ROUTERS = [
     comment_routes.routes,
     social.routes,
     live.routes,
+    media.routes,
 ]
 
 # The engines' clients and services, for the tests and tools that reach past the API (never
@@ -78,6 +81,17 @@ def engines_ctx(settings: Settings, pool: asyncpg.Pool, redis: Redis) -> Cleanup
         yield
         await redis.aclose()
         await pool.close()
+
+    return ctx
+
+
+def object_store_ctx(store: S3Store) -> CleanupCtx:
+    """Open the object store's client at start; close it at shutdown."""
+
+    async def ctx(_: web.Application) -> AsyncIterator[None]:
+        await store.start()
+        yield
+        await store.close()
 
     return ctx
 
@@ -195,6 +209,9 @@ def _serve_domains(app: web.Application, services: Services) -> None:
     app[comment_routes.SERVICE] = services.comments
     app[social.SERVICE] = services.social
     app[live.SERVICE] = services.live
+    app[media.SERVICE] = services.media
+    if services.object_store is not None:
+        app.cleanup_ctx.append(object_store_ctx(services.object_store))
 
 
 class FlushLag:

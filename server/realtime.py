@@ -23,6 +23,7 @@ from channels.session import SocketSlots
 from core.tokens import TokenService
 from handlers.accounts import events as account_events
 from handlers.live import events as live_events
+from handlers.media import events as media_events
 from handlers.social import events as social_events
 from handlers.videos import events as video_events
 from server.config import Settings
@@ -32,7 +33,9 @@ from server.services import Services
 log = logging.getLogger("streamhub.realtime")
 
 # Every message a client may receive: the core's and each domain's events.
-MESSAGES = ServerMessages((*video_events.EVENTS, *social_events.EVENTS, *live_events.EVENTS))
+MESSAGES = ServerMessages(
+    (*video_events.EVENTS, *social_events.EVENTS, *live_events.EVENTS, *media_events.EVENTS)
+)
 
 
 def node_config(settings: Settings) -> realtime.NodeConfig:

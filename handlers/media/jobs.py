@@ -1,0 +1,196 @@
+"""The media pipeline's background work, run by `python run.py worker` (never by a node):
+
+- `media.transcode`: probe the uploaded source, transcode it with one FFmpeg process into the
+  HLS ladder, extract a thumbnail, upload the results and apply them (`ready`), or `error`
+  with a reason. Idempotent: a run writes under a prefix of its own after deleting what an
+  earlier, interrupted run of the same video left, so a killed worker's job, run again by
+  another, yields the same video.
+- `media.expire_uploads` (periodic): uploads never completed are deleted with their objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from handlers.media import transcode
+from handlers.media.service import TRANSCODE, MediaService, ProcessingResult, results_prefix
+from jobs.context import JobContext
+from jobs.registry import JobKind
+from storage.media import uploads
+from storage.media.uploads import Processing
+
+log = logging.getLogger("streamhub.media.jobs")
+
+EXPIRE_UPLOADS = "media.expire_uploads"
+# Progress events are published at most this often per video (the job's own store of its
+# progress is throttled by the runner).
+EVENT_INTERVAL_S = 1.0
+UPLOAD_CONCURRENCY = 4
+PLAYLIST_CACHE = "public, max-age=60"
+IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
+CONTENT_TYPES = {
+    ".m3u8": ("application/vnd.apple.mpegurl", PLAYLIST_CACHE),
+    ".ts": ("video/mp2t", IMMUTABLE_CACHE),
+    ".jpg": ("image/jpeg", IMMUTABLE_CACHE),
+}
+# Shares of the percent reported: download, FFmpeg, upload of the results.
+DOWNLOADED, TRANSCODED = 5.0, 90.0
+
+
+@dataclass(frozen=True, slots=True)
+class TranscodeOptions:
+    ffmpeg_path: str | None = None
+    threads: int = 0
+    work_dir: Path | None = None  # None: the system's temporary folder
+
+
+class Reporter:
+    """Progress to the job's record and, at most once a second, to the video's watchers."""
+
+    def __init__(self, ctx: JobContext, media: MediaService, state: Processing) -> None:
+        self.ctx, self.media, self.state = ctx, media, state
+        self._last = 0.0
+
+    async def __call__(self, percent: float) -> None:
+        percent = round(min(99.0, percent), 1)
+        await self.ctx.progress(percent)
+        now = time.monotonic()
+        if now - self._last >= EVENT_INTERVAL_S:
+            self._last = now
+            await self.media.report(self.state, "processing", percent=percent)
+
+
+async def run_pipeline(
+    media: MediaService,
+    *,
+    video_id: uuid.UUID,
+    source_key: str,
+    run: str,
+    options: TranscodeOptions,
+    report: Reporter,
+) -> ProcessingResult:
+    """Download, probe, transcode, upload; the result to apply. Raises NotAVideo for a
+    source that is not a video, FFmpegFailed when FFmpeg fails."""
+    store = media.store
+    with tempfile.TemporaryDirectory(prefix="streamhub-transcode-", dir=options.work_dir) as tmp:
+        folder = Path(tmp)
+        source = folder / "source"
+        await store.download(source_key, source)
+        await report(DOWNLOADED)
+        probe = await transcode.probe(source)
+        rungs = transcode.ladder_for(probe.height)
+        out = folder / "out"
+        out.mkdir()
+        ffmpeg = transcode.ffmpeg_binary(options.ffmpeg_path)
+        command = transcode.hls_command(
+            ffmpeg,
+            source,
+            out,
+            rungs,
+            has_audio=probe.audio_codec is not None,
+            threads=options.threads,
+        )
+
+        async def on_ffmpeg(percent: float) -> None:
+            await report(DOWNLOADED + percent * (TRANSCODED - DOWNLOADED) / 100)
+
+        await transcode.run_ffmpeg(command, duration=probe.duration, on_progress=on_ffmpeg)
+        state = await uploads.processing(media.db, video_id)
+        wants_thumbnail = state is not None and not state.thumbnail_url
+        if wants_thumbnail:
+            await transcode.run_ffmpeg(
+                transcode.thumbnail_command(ffmpeg, source, out, probe),
+                duration=0,
+                on_progress=on_ffmpeg,
+            )
+        await report(TRANSCODED)
+        # What an interrupted earlier run wrote goes first; this run's prefix is its own.
+        await store.delete_prefix(results_prefix(video_id))
+        prefix = f"{results_prefix(video_id)}{run}/"
+        await _upload_tree(media, out, prefix)
+    return ProcessingResult(
+        ok=True,
+        video_url=store.public_url(prefix + transcode.MASTER),
+        quality_variants={
+            rung.name: store.public_url(f"{prefix}{rung.name}/index.m3u8") for rung in rungs
+        },
+        duration=round(probe.duration),
+        thumbnail_url=store.public_url(prefix + transcode.THUMBNAIL) if wants_thumbnail else None,
+    )
+
+
+async def _upload_tree(media: MediaService, out: Path, prefix: str) -> None:
+    files = await asyncio.to_thread(lambda: sorted(p for p in out.rglob("*") if p.is_file()))
+    limit = asyncio.Semaphore(UPLOAD_CONCURRENCY)
+
+    async def put(path: Path) -> None:
+        content_type, cache = CONTENT_TYPES.get(path.suffix, ("application/octet-stream", ""))
+        async with limit:
+            await media.store.upload_file(
+                prefix + path.relative_to(out).as_posix(),
+                path,
+                content_type=content_type,
+                cache_control=cache or PLAYLIST_CACHE,
+            )
+
+    await asyncio.gather(*(put(path) for path in files))
+
+
+def transcode_kind(
+    *, media: MediaService, options: TranscodeOptions, timeout_seconds: float
+) -> JobKind:
+    async def handle(ctx: JobContext, payload: Any) -> None:
+        video_id = uuid.UUID(payload["video_id"])
+        upload = await uploads.get(media.db, uuid.UUID(payload["upload_id"]))
+        state = await media.start_processing(video_id)
+        if state is None or upload is None:
+            return  # deleted meanwhile, or already ready or in error: nothing to do
+        run = f"{ctx.job_id.hex[:12]}-{ctx.attempt}"
+        try:
+            result = await run_pipeline(
+                media,
+                video_id=video_id,
+                source_key=upload.object_key,
+                run=run,
+                options=options,
+                report=Reporter(ctx, media, state),
+            )
+        except transcode.NotAVideo as exc:
+            # The file will not get better: no retry.
+            await media.apply_result(video_id, ProcessingResult(ok=False, error=str(exc)))
+            return
+        except Exception as exc:
+            if ctx.attempt >= ctx.max_attempts:
+                reason = f"processing failed: {exc}"[:1000]
+                await media.apply_result(video_id, ProcessingResult(ok=False, error=reason))
+            raise  # retried with backoff while attempts are left
+        await media.apply_result(video_id, result)
+
+    return JobKind(
+        name=TRANSCODE,
+        handler=handle,
+        max_attempts=3,
+        backoff_base_seconds=10.0,
+        timeout_seconds=timeout_seconds,
+    )
+
+
+def expire_uploads_kind(*, media: MediaService, every_seconds: float) -> JobKind:
+    async def handle(ctx: JobContext, _payload: Any) -> None:
+        removed = await media.expire_uploads()
+        await ctx.progress(100, f"{removed} expired uploads removed")
+
+    return JobKind(
+        name=EXPIRE_UPLOADS,
+        handler=handle,
+        every_seconds=every_seconds,
+        max_attempts=1,
+        timeout_seconds=max(60.0, every_seconds),
+    )

@@ -1,0 +1,425 @@
+"""The rules of the media pipeline: who may upload what, when an upload counts as done, and
+the one function that applies a processing result (our worker's or the webhook's).
+
+Bytes never pass through the node: a request answers a presigned URL bound to the object
+key, type and size; `complete` trusts nothing the client says and asks the store (HEAD)
+before it moves the upload on, enqueueing the transcode job in the same transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+import asyncpg
+
+from core import webhooks
+from core.errors import Forbidden, NotFound, ServiceUnavailable, ValidationFailed
+from core.tokens import AccessClaims
+from handlers.media.events import MediaEvents, Status
+from handlers.videos.service import PUBLISHER_ROLES, VideoService, caller_id
+from objectstore.store import ObjectStore, UploadedPart
+from storage import jobs
+from storage.media import uploads
+from storage.media.uploads import NewUpload, Processing, Upload
+from storage.videos import videos
+
+log = logging.getLogger("streamhub.media")
+
+TRANSCODE = "media.transcode"
+EXTENSIONS = {
+    "video/mp4": ".mp4",
+    "video/webm": ".webm",
+    "video/quicktime": ".mov",
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/webp": ".webp",
+}
+# A store that lost an object's metadata (the embedded one after a restart) answers these.
+UNKNOWN_TYPES = frozenset({"", "application/octet-stream", "binary/octet-stream"})
+
+
+@dataclass(frozen=True, slots=True)
+class MediaPolicy:
+    url_expire_seconds: int = 900
+    multipart_window_seconds: int = 86400
+    part_bytes: int = 64 * 1024 * 1024
+    cleanup_grace_seconds: int = 3600
+    webhook_secret: str | None = None
+    webhook_tolerance_seconds: int = 300
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    upload: Upload
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class PartTicket:
+    part_number: int
+    url: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessingResult:
+    """What a transcode produced (`ok`), or why it failed."""
+
+    ok: bool
+    video_url: str = ""
+    quality_variants: dict[str, str] = field(default_factory=dict)
+    duration: int = 0
+    thumbnail_url: str | None = None
+    error: str = ""
+
+
+def title_from(filename: str) -> str:
+    """A first title for the video: the file's name without folder or extension."""
+    stem = PurePosixPath(filename.replace("\\", "/")).stem.strip()
+    return (stem or "Untitled")[:100]
+
+
+def source_key(video_id: uuid.UUID, upload_id: uuid.UUID, content_type: str) -> str:
+    return f"uploads/{video_id}/{upload_id}{EXTENSIONS[content_type]}"
+
+
+def results_prefix(video_id: uuid.UUID) -> str:
+    return f"public/videos/{video_id}/"
+
+
+class MediaService:
+    def __init__(
+        self,
+        *,
+        db: asyncpg.Pool,
+        store: ObjectStore | None,
+        videos: VideoService,
+        events: MediaEvents,
+        policy: MediaPolicy,
+    ) -> None:
+        self.db = db
+        self._store = store
+        self.videos = videos
+        self.events = events
+        self.policy = policy
+
+    @property
+    def store(self) -> ObjectStore:
+        if self._store is None:
+            raise ServiceUnavailable("Object storage is not configured on this node")
+        return self._store
+
+    # --- requests -------------------------------------------------------------------------
+
+    async def request_video_upload(
+        self, *, author: AccessClaims, filename: str, file_size: int, content_type: str
+    ) -> Ticket:
+        """A video row in `uploaded` (not listed) and a presigned PUT for its source."""
+        if author.role not in PUBLISHER_ROLES:
+            raise Forbidden("Only creators and admins can upload videos")
+        video_id, upload_id = uuid.uuid4(), uuid.uuid4()
+        key = source_key(video_id, upload_id, content_type)
+        url = await self.store.presign_put(
+            key,
+            content_type=content_type,
+            content_length=file_size,
+            expires_in=self.policy.url_expire_seconds,
+        )
+        new = NewUpload(
+            id=upload_id,
+            object_key=key,
+            filename=filename,
+            content_type=content_type,
+            file_size=file_size,
+            expires_in_seconds=self.policy.url_expire_seconds,
+        )
+        upload = await uploads.create_video_upload(
+            self.db,
+            video_id=video_id,
+            owner_id=uuid.UUID(author.user_id),
+            title=title_from(filename),
+            new=new,
+        )
+        return Ticket(upload, url)
+
+    async def request_multipart_upload(
+        self, *, author: AccessClaims, filename: str, file_size: int, content_type: str
+    ) -> tuple[Upload, list[PartTicket]]:
+        """As `request_video_upload`, as S3 multipart: one presigned URL per part."""
+        if author.role not in PUBLISHER_ROLES:
+            raise Forbidden("Only creators and admins can upload videos")
+        video_id, upload_id = uuid.uuid4(), uuid.uuid4()
+        key = source_key(video_id, upload_id, content_type)
+        multipart_id = await self.store.create_multipart(key, content_type=content_type)
+        new = NewUpload(
+            id=upload_id,
+            object_key=key,
+            filename=filename,
+            content_type=content_type,
+            file_size=file_size,
+            expires_in_seconds=self.policy.multipart_window_seconds,
+            multipart_upload_id=multipart_id,
+        )
+        upload = await uploads.create_video_upload(
+            self.db,
+            video_id=video_id,
+            owner_id=uuid.UUID(author.user_id),
+            title=title_from(filename),
+            new=new,
+        )
+        count = math.ceil(file_size / self.policy.part_bytes)
+        return upload, await self._part_tickets(upload, range(1, count + 1))
+
+    async def part_urls(
+        self, upload_id: uuid.UUID, *, user: AccessClaims, part_numbers: list[int]
+    ) -> tuple[Upload, list[PartTicket]]:
+        """Fresh URLs for some parts of a pending multipart upload (to resume it)."""
+        upload = await self._own_upload(upload_id, user)
+        if upload.multipart_upload_id is None or upload.state != "pending":
+            raise ValidationFailed("Not a pending multipart upload")
+        count = math.ceil(upload.file_size / self.policy.part_bytes)
+        wrong = [n for n in part_numbers if not 1 <= n <= count]
+        if wrong:
+            raise ValidationFailed(
+                f"This upload has parts 1 to {count}",
+                field_errors={"part_numbers": [f"No part {n}" for n in wrong[:20]]},
+            )
+        return upload, await self._part_tickets(upload, sorted(set(part_numbers)))
+
+    async def _part_tickets(self, upload: Upload, numbers: range | list[int]) -> list[PartTicket]:
+        assert upload.multipart_upload_id is not None
+        size, total = self.policy.part_bytes, upload.file_size
+        found = []
+        for n in numbers:
+            part_size = min(size, total - (n - 1) * size)
+            url = await self.store.presign_part(
+                upload.object_key,
+                upload_id=upload.multipart_upload_id,
+                part_number=n,
+                size=part_size,
+                expires_in=self.policy.url_expire_seconds,
+            )
+            found.append(PartTicket(n, url, part_size))
+        return found
+
+    async def request_thumbnail_upload(
+        self,
+        *,
+        user: AccessClaims,
+        video_id: uuid.UUID,
+        filename: str,
+        file_size: int,
+        content_type: str,
+    ) -> Ticket:
+        """A presigned PUT for a thumbnail of a video `user` may manage."""
+        video = await self.videos.managed(video_id, user)
+        upload_id = uuid.uuid4()
+        key = f"public/thumbnails/{video.id}/{upload_id}{EXTENSIONS[content_type]}"
+        url = await self.store.presign_put(
+            key,
+            content_type=content_type,
+            content_length=file_size,
+            expires_in=self.policy.url_expire_seconds,
+        )
+        new = NewUpload(
+            id=upload_id,
+            object_key=key,
+            filename=filename,
+            content_type=content_type,
+            file_size=file_size,
+            expires_in_seconds=self.policy.url_expire_seconds,
+        )
+        upload = await uploads.create_thumbnail_upload(
+            self.db, video_id=video.id, owner_id=uuid.UUID(user.user_id), new=new
+        )
+        return Ticket(upload, url)
+
+    # --- completion -----------------------------------------------------------------------
+
+    async def _own_upload(self, upload_id: uuid.UUID, user: AccessClaims) -> Upload:
+        upload = await uploads.get(self.db, upload_id)
+        if upload is None or (upload.owner_id != caller_id(user) and user.role != "admin"):
+            raise NotFound("Upload not found")
+        return upload
+
+    async def complete(
+        self, upload_id: uuid.UUID, *, user: AccessClaims, parts: list[UploadedPart] | None
+    ) -> tuple[Upload, Processing]:
+        """Verify the object with the store, then move the upload on (idempotent)."""
+        upload = await self._own_upload(upload_id, user)
+        if upload.state == "pending":
+            await self._finish_object(upload, parts)
+            await self._verify_object(upload)
+            await self._mark_completed(upload)
+        state = await uploads.processing(self.db, upload.video_id)
+        if state is None:
+            raise NotFound("Video not found")
+        return upload, state
+
+    async def _finish_object(self, upload: Upload, parts: list[UploadedPart] | None) -> None:
+        if upload.multipart_upload_id is None:
+            if parts:
+                raise ValidationFailed("`parts` is only for multipart uploads")
+            return
+        if not parts:
+            raise ValidationFailed(
+                "A multipart upload completes with its parts",
+                field_errors={"parts": ["List every part with the ETag its PUT answered"]},
+            )
+        from botocore.exceptions import ClientError  # the S3 store's errors
+
+        try:
+            await self.store.complete_multipart(
+                upload.object_key,
+                upload_id=upload.multipart_upload_id,
+                parts=sorted(parts, key=lambda p: p.part_number),
+            )
+        except ClientError as exc:
+            if await self.store.head(upload.object_key) is None:  # not a retried complete
+                code = exc.response.get("Error", {}).get("Code", "")
+                raise ValidationFailed(
+                    "The store refused to assemble the parts", details={"reason": code}
+                ) from exc
+
+    async def _verify_object(self, upload: Upload) -> None:
+        found = await self.store.head(upload.object_key)
+        if found is None:
+            raise ValidationFailed(
+                "The file has not been uploaded yet", details={"reason": "not_uploaded"}
+            )
+        wrong_type = found.content_type not in UNKNOWN_TYPES | {upload.content_type}
+        if found.size != upload.file_size or wrong_type:
+            await self.store.delete(upload.object_key)
+            raise ValidationFailed(
+                "The uploaded file is not the one requested (size or type differ)",
+                details={
+                    "reason": "object_mismatch",
+                    "expected_size": upload.file_size,
+                    "actual_size": found.size,
+                },
+            )
+
+    async def _mark_completed(self, upload: Upload) -> None:
+        thumbnail = upload.kind == "thumbnail"
+        async with self.db.acquire() as conn, conn.transaction():
+            done = await uploads.mark_completed(
+                conn, upload.id, grace_seconds=self.policy.cleanup_grace_seconds
+            )
+            if not done:
+                current = await uploads.get(conn, upload.id)
+                if current is not None and current.state == "completed":
+                    return  # a concurrent complete won
+                raise NotFound("Upload not found or expired")
+            if thumbnail:
+                url = self.store.public_url(upload.object_key)
+                await uploads.set_thumbnail(conn, upload.video_id, url)
+            else:
+                await jobs.enqueue(
+                    conn,
+                    kind=TRANSCODE,
+                    payload={"video_id": str(upload.video_id), "upload_id": str(upload.id)},
+                    dedupe_key=str(upload.video_id),
+                )
+        if thumbnail:
+            await self.videos.processing_changed(upload.video_id)
+
+    # --- processing -----------------------------------------------------------------------
+
+    async def start_processing(self, video_id: uuid.UUID) -> Processing | None:
+        """`uploaded` -> `processing` (a retry finds it `processing`); None: nothing to do."""
+        state = await uploads.start_processing(self.db, video_id)
+        if state is not None:
+            await self.report(state, "processing", percent=0.0)
+        return state
+
+    async def report(
+        self,
+        state: Processing,
+        status: Status,
+        *,
+        percent: float | None = None,
+        error: str | None = None,
+    ) -> None:
+        await self.events.processing(
+            video_id=state.video_id,
+            author_id=state.author_id,
+            status=status,
+            percent=percent,
+            error=error,
+        )
+
+    async def apply_result(
+        self, video_id: uuid.UUID, result: ProcessingResult, *, delivery: str | None = None
+    ) -> bool:
+        """Apply a processing result (worker or webhook): `ready` with its URLs, or `error`
+        with a reason. False when it changed nothing: a repeated delivery (`delivery`, the
+        webhook's digest, already seen) or a result already applied."""
+        async with self.db.acquire() as conn, conn.transaction():
+            if await uploads.processing(conn, video_id) is None:
+                raise NotFound("Video not found")
+            if delivery is not None and not await uploads.record_delivery(
+                conn, digest=delivery, video_id=video_id
+            ):
+                return False
+            if result.ok:
+                state = await uploads.finish_ready(
+                    conn,
+                    video_id,
+                    video_url=result.video_url,
+                    quality_variants=result.quality_variants,
+                    duration=result.duration,
+                    thumbnail_url=result.thumbnail_url,
+                )
+            else:
+                state = await uploads.finish_error(conn, video_id, reason=result.error)
+        if state is None:
+            return False
+        if result.ok:
+            await self.report(state, "ready", percent=100.0)
+        else:
+            await self.report(state, "error", error=state.processing_error)
+        await self.videos.processing_changed(video_id)
+        return True
+
+    def verify_webhook(self, raw: bytes, signature: str | None) -> str:
+        """The delivery's digest when it is signed with our secret and fresh."""
+        secret = self.policy.webhook_secret
+        if not secret:
+            raise NotFound("The processing webhook is not enabled on this node")
+        return webhooks.verify(
+            secret,
+            signature,
+            raw,
+            now=time.time(),
+            tolerance=self.policy.webhook_tolerance_seconds,
+        )
+
+    # --- clean-up -------------------------------------------------------------------------
+
+    async def expire_uploads(self) -> int:
+        """Delete uploads never completed (their objects, and a video with nothing else)."""
+        async with self.db.acquire() as conn, conn.transaction():
+            taken = await uploads.take_expired(
+                conn, grace_seconds=self.policy.cleanup_grace_seconds
+            )
+            # Objects go first, rows at commit: if the store fails, the rows stay and the
+            # next run tries again (deleting what is not there succeeds).
+            for upload in taken:
+                if upload.multipart_upload_id is not None:
+                    await self.store.abort_multipart(
+                        upload.object_key, upload_id=upload.multipart_upload_id
+                    )
+                await self.store.delete(upload.object_key)
+        for video_id in {u.video_id for u in taken if u.kind == "video"}:
+            if await uploads.video_never_uploaded(self.db, video_id):
+                await videos.delete(self.db, video_id)
+                await self.videos.processing_changed(video_id)
+        await uploads.prune_deliveries(
+            self.db, older_than_seconds=2 * self.policy.webhook_tolerance_seconds
+        )
+        return len(taken)

@@ -1,0 +1,42 @@
+-- The media pipeline (issue 10): uploads straight to object storage, then transcoding.
+--
+--   request  -> media_uploads row 'pending' (+ the video row in 'uploaded', not listed)
+--   complete -> HEAD verified: 'completed', and (video) the transcode job enqueued in the
+--               same transaction, the video stays 'uploaded' until a worker takes it
+--   never completed -> deleted after expires_at (+ grace) by `media.expire_uploads`, with its
+--               object and, for a video nothing else was uploaded for, the video row.
+--
+-- Object metadata is kept here, not in the store (the embedded store forgets it on restart).
+CREATE TABLE media_uploads (
+    id                  uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    video_id            uuid NOT NULL REFERENCES videos (id) ON DELETE CASCADE,
+    owner_id            uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    kind                text NOT NULL CHECK (kind IN ('video', 'thumbnail')),
+    object_key          text NOT NULL UNIQUE,
+    filename            text NOT NULL DEFAULT '',
+    content_type        text NOT NULL,
+    file_size           bigint NOT NULL CHECK (file_size > 0),
+    -- S3's UploadId of a multipart upload; NULL for a single presigned PUT.
+    multipart_upload_id text,
+    state               text NOT NULL DEFAULT 'pending'
+                        CHECK (state IN ('pending', 'completed')),
+    expires_at          timestamptz NOT NULL,
+    created_at          timestamptz NOT NULL DEFAULT now(),
+    completed_at        timestamptz
+);
+
+CREATE INDEX media_uploads_pending_idx ON media_uploads (expires_at) WHERE state = 'pending';
+CREATE INDEX media_uploads_video_idx ON media_uploads (video_id);
+
+-- Why processing ended in 'error' (empty otherwise), for the author and the events.
+ALTER TABLE videos ADD COLUMN processing_error text NOT NULL DEFAULT ''
+    CHECK (length(processing_error) <= 1000);
+
+-- Webhook deliveries seen (by the digest of their signature), kept a little longer than the
+-- timestamp tolerance: a replay inside the window is recognised, one outside it is stale.
+CREATE TABLE media_webhook_deliveries (
+    digest      text PRIMARY KEY,
+    video_id    uuid NOT NULL,
+    received_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX media_webhook_deliveries_received_idx ON media_webhook_deliveries (received_at);
