@@ -183,17 +183,21 @@ class S3Store:
             if not _not_found(exc):
                 raise
 
-    async def delete_prefix(self, prefix: str) -> int:
-        deleted = 0
+    async def list_keys(self, prefix: str) -> list[str]:
+        keys: list[str] = []
         paginator = self._client.get_paginator("list_objects_v2")
         async for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
-            if keys:
-                await self._client.delete_objects(
-                    Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True}
-                )
-                deleted += len(keys)
-        return deleted
+            keys += [item["Key"] for item in page.get("Contents", [])]
+        return keys
+
+    async def delete_prefix(self, prefix: str) -> int:
+        keys = await self.list_keys(prefix)
+        for start in range(0, len(keys), 1000):  # DeleteObjects takes 1,000 keys at most
+            batch = [{"Key": key} for key in keys[start : start + 1000]]
+            await self._client.delete_objects(
+                Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}
+            )
+        return len(keys)
 
     # --- multipart ------------------------------------------------------------------------
 
