@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from handlers.media import transcode
-from handlers.media.service import TRANSCODE, MediaService, ProcessingResult, results_prefix
+from handlers.media.processing import ProcessingResult
+from handlers.media.service import TRANSCODE, MediaService, results_prefix
 from jobs.context import JobContext
 from jobs.registry import JobKind
 from storage.media import uploads
@@ -64,7 +65,7 @@ class Reporter:
         now = time.monotonic()
         if now - self._last >= EVENT_INTERVAL_S:
             self._last = now
-            await self.media.report(self.state, "processing", percent=percent)
+            await self.media.processing.report(self.state, "processing", percent=percent)
 
 
 async def run_pipeline(
@@ -149,7 +150,7 @@ def transcode_kind(
     async def handle(ctx: JobContext, payload: Any) -> None:
         video_id = uuid.UUID(payload["video_id"])
         upload = await uploads.get(media.db, uuid.UUID(payload["upload_id"]))
-        state = await media.start_processing(video_id)
+        state = await media.processing.start_processing(video_id)
         if state is None or upload is None:
             return  # deleted meanwhile, or already ready or in error: nothing to do
         run = f"{ctx.job_id.hex[:12]}-{ctx.attempt}"
@@ -164,14 +165,18 @@ def transcode_kind(
             )
         except transcode.NotAVideo as exc:
             # The file will not get better: no retry.
-            await media.apply_result(video_id, ProcessingResult(ok=False, error=str(exc)))
+            await media.processing.apply_result(
+                video_id, ProcessingResult(ok=False, error=str(exc))
+            )
             return
         except Exception as exc:
             if ctx.attempt >= ctx.max_attempts:
                 reason = f"processing failed: {exc}"[:1000]
-                await media.apply_result(video_id, ProcessingResult(ok=False, error=reason))
+                await media.processing.apply_result(
+                    video_id, ProcessingResult(ok=False, error=reason)
+                )
             raise  # retried with backoff while attempts are left
-        await media.apply_result(video_id, result)
+        await media.processing.apply_result(video_id, result)
 
     return JobKind(
         name=TRANSCODE,

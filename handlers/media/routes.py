@@ -24,7 +24,8 @@ from handlers.media.models import (
     WebhookAnswer,
     WebhookPayload,
 )
-from handlers.media.service import MediaService, PartTicket, ProcessingResult, Ticket
+from handlers.media.processing import ProcessingResult
+from handlers.media.service import MediaService, PartTicket, Ticket
 from handlers.videos.service import PUBLISHER_ROLES
 from objectstore.store import UploadedPart
 from server.http.routing import Auth, Router, path_uuid, read_body
@@ -195,7 +196,7 @@ async def complete_upload(
     ),
 )
 async def video_processed(request: web.Request) -> WebhookAnswer:
-    service = _service(request)
+    service = _service(request).processing
     raw = await request.read()
     # The signature first: an unsigned caller learns nothing about what it sent.
     digest = service.verify_webhook(raw, request.headers.get(SIGNATURE_HEADER))

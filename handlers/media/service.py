@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 import asyncpg
 
-from core import webhooks
 from core.errors import Forbidden, NotFound, ServiceUnavailable, ValidationFailed
 from core.tokens import AccessClaims
-from handlers.media.events import MediaEvents, Status
+from handlers.media.events import MediaEvents
+from handlers.media.processing import ProcessingService
 from handlers.videos.service import PUBLISHER_ROLES, VideoService, caller_id
 from objectstore.store import ObjectStore, UploadedPart
 from storage import jobs
@@ -66,18 +65,6 @@ class PartTicket:
     size: int
 
 
-@dataclass(frozen=True, slots=True)
-class ProcessingResult:
-    """What a transcode produced (`ok`), or why it failed."""
-
-    ok: bool
-    video_url: str = ""
-    quality_variants: dict[str, str] = field(default_factory=dict)
-    duration: int = 0
-    thumbnail_url: str | None = None
-    error: str = ""
-
-
 def title_from(filename: str) -> str:
     """A first title for the video: the file's name without folder or extension."""
     stem = PurePosixPath(filename.replace("\\", "/")).stem.strip()
@@ -105,8 +92,14 @@ class MediaService:
         self.db = db
         self._store = store
         self.videos = videos
-        self.events = events
         self.policy = policy
+        self.processing = ProcessingService(
+            db=db,
+            videos=videos,
+            events=events,
+            webhook_secret=policy.webhook_secret,
+            webhook_tolerance_seconds=policy.webhook_tolerance_seconds,
+        )
 
     @property
     def store(self) -> ObjectStore:
@@ -271,6 +264,15 @@ class MediaService:
                 "A multipart upload completes with its parts",
                 field_errors={"parts": ["List every part with the ETag its PUT answered"]},
             )
+        count = math.ceil(upload.file_size / self.policy.part_bytes)
+        missing = sorted(set(range(1, count + 1)) - {p.part_number for p in parts})
+        if missing or len(parts) != count:
+            # S3 would assemble any subset: an object missing parts is refused here instead.
+            raise ValidationFailed(
+                f"This upload has parts 1 to {count}, each listed once",
+                details={"missing_parts": missing[:100]},
+                field_errors={"parts": [f"Part {n} is missing" for n in missing[:20]]},
+            )
         from botocore.exceptions import ClientError  # the S3 store's errors
 
         try:
@@ -327,77 +329,6 @@ class MediaService:
                 )
         if thumbnail:
             await self.videos.processing_changed(upload.video_id)
-
-    # --- processing -----------------------------------------------------------------------
-
-    async def start_processing(self, video_id: uuid.UUID) -> Processing | None:
-        """`uploaded` -> `processing` (a retry finds it `processing`); None: nothing to do."""
-        state = await uploads.start_processing(self.db, video_id)
-        if state is not None:
-            await self.report(state, "processing", percent=0.0)
-        return state
-
-    async def report(
-        self,
-        state: Processing,
-        status: Status,
-        *,
-        percent: float | None = None,
-        error: str | None = None,
-    ) -> None:
-        await self.events.processing(
-            video_id=state.video_id,
-            author_id=state.author_id,
-            status=status,
-            percent=percent,
-            error=error,
-        )
-
-    async def apply_result(
-        self, video_id: uuid.UUID, result: ProcessingResult, *, delivery: str | None = None
-    ) -> bool:
-        """Apply a processing result (worker or webhook): `ready` with its URLs, or `error`
-        with a reason. False when it changed nothing: a repeated delivery (`delivery`, the
-        webhook's digest, already seen) or a result already applied."""
-        async with self.db.acquire() as conn, conn.transaction():
-            if await uploads.processing(conn, video_id) is None:
-                raise NotFound("Video not found")
-            if delivery is not None and not await uploads.record_delivery(
-                conn, digest=delivery, video_id=video_id
-            ):
-                return False
-            if result.ok:
-                state = await uploads.finish_ready(
-                    conn,
-                    video_id,
-                    video_url=result.video_url,
-                    quality_variants=result.quality_variants,
-                    duration=result.duration,
-                    thumbnail_url=result.thumbnail_url,
-                )
-            else:
-                state = await uploads.finish_error(conn, video_id, reason=result.error)
-        if state is None:
-            return False
-        if result.ok:
-            await self.report(state, "ready", percent=100.0)
-        else:
-            await self.report(state, "error", error=state.processing_error)
-        await self.videos.processing_changed(video_id)
-        return True
-
-    def verify_webhook(self, raw: bytes, signature: str | None) -> str:
-        """The delivery's digest when it is signed with our secret and fresh."""
-        secret = self.policy.webhook_secret
-        if not secret:
-            raise NotFound("The processing webhook is not enabled on this node")
-        return webhooks.verify(
-            secret,
-            signature,
-            raw,
-            now=time.time(),
-            tolerance=self.policy.webhook_tolerance_seconds,
-        )
 
     # --- clean-up -------------------------------------------------------------------------
 
