@@ -11,8 +11,10 @@ Two rclone processes share `<dir>/data/<bucket>`:
 
 rclone keeps object metadata in memory only (a restart forgets Content-Type and friends),
 so the pipeline keeps what it needs in Postgres and checks sizes and types with HEAD right
-after the upload. rclone does not daemonize: each process is started in its own session,
-its pid and port kept in files so that a worker process or a restarted node reuses it.
+after the upload. rclone does not daemonize: each process is started in its own session
+and dies with the process that started it; its pid and port are kept in files so that
+another process on the same VAR_DIR (a `run.py worker` in a second terminal) reuses it
+while it runs.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import os
 import secrets
 import signal
 import subprocess
+import sys
 import sysconfig
 import time
 from collections.abc import Iterator
@@ -36,6 +39,16 @@ log = logging.getLogger("streamhub.devservices.s3")
 START_TIMEOUT_S = 30
 STOP_TIMEOUT_S = 10
 PUBLIC_CACHE_CONTROL = "Cache-Control: public, max-age=31536000, immutable"
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGTERM rclone when the process that started it dies, even by SIGKILL, so a
+    killed node leaves no server behind (the next start would start a fresh one anyway)."""
+    if sys.platform == "linux":
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def rclone_binary() -> Path:
@@ -86,7 +99,8 @@ class _Process:
                 stdout=logfile,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                start_new_session=True,  # outlives a worker that reused it; stopped by stop()
+                start_new_session=True,  # Ctrl-C reaches the node, which stops it in order
+                preexec_fn=_die_with_parent,
             )
         try:
             wait_for_port(port, START_TIMEOUT_S)
@@ -143,6 +157,8 @@ class EmbeddedS3:
                 # Results appear from the other process: list the folder afresh each second.
                 "--dir-cache-time", "1s", "--poll-interval", "0",
                 "--response-header", PUBLIC_CACHE_CONTROL,
+                # Players on other origins (hls.js in a web app) read the results.
+                "--response-header", "Access-Control-Allow-Origin: *",
             ]
         )  # fmt: skip
         self.started_here = s3_new or http_new
