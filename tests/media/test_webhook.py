@@ -83,9 +83,18 @@ async def test_bad_signature_or_old_timestamp_is_401_and_changes_nothing(
     assert await _row(client, video_id) == before
 
 
+async def _feed(client: TestClient, headers: dict[str, str]) -> list[str]:
+    feed = await (await client.get("/api/users/me/following/videos", headers=headers)).json()
+    return [video["id"] for video in feed["videos"]]
+
+
 async def test_success_makes_the_video_ready_once(client: TestClient) -> None:
     author, headers = await make_user(client, role="creator")
+    _, follower = await make_user(client)
+    followed = await client.post(f"/api/users/{author.id}/follow", headers=follower)
+    assert followed.status == 200, await followed.text()
     video_id = (await request_video(client, headers))["video_id"]
+    assert await _feed(client, follower) == []  # not while it is only uploaded
     resp = await _deliver(client, _payload(video_id))
     assert resp.status == 200, await resp.text()
     assert (await resp.json())["applied"] is True
@@ -95,6 +104,7 @@ async def test_success_makes_the_video_ready_once(client: TestClient) -> None:
     assert row["duration"] == 61 and row["thumbnail_url"] == f"{CDN}/thumb.jpg"
     listed = await (await client.get("/api/videos")).json()
     assert [v["id"] for v in listed["videos"]] == [video_id]
+    assert await _feed(client, follower) == [video_id]
     published = [e for e in events(client, f"user:{author.id}") if e["type"] == "video_processing"]
     assert [(e["status"], e["percent"]) for e in published] == [("ready", 100.0)]
     # The same delivery again (a retry, or a replay inside the window): nothing changes.
