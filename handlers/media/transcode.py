@@ -6,8 +6,9 @@ worker's event loop only reads its progress lines; the probe (PyAV, CPU) runs in
 
 Output: HLS only (a master playlist and one rendition per rung, H.264 + AAC, 4-second
 segments cut on keyframes forced every 2 s so every rendition switches at the same times).
-Progressive MP4s are not written: for the short clips we tried, a second encode of each rung
-cost more than the HLS segments, and HLS plays in every browser with hls.js.
+Progressive MP4s are not written, for short clips either: HLS plays everywhere (natively on
+Apple devices, with hls.js elsewhere); whether MP4s would be cheaper for short clips was not
+measured.
 """
 
 from __future__ import annotations
