@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from aiobotocore.session import get_session
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from objectstore.store import ObjectInfo, UploadedPart
 
@@ -35,6 +36,25 @@ class S3Config:
     # Where keys under `public_prefix` are served to players (a CDN, or the embedded server).
     public_base_url: str
     public_prefix: str = "public/"
+
+
+class StoreUnavailable(ConnectionError):
+    """The store did not answer in time, refused the connection, or answered 5xx. A builtin
+    ConnectionError, so the node answers 503 with Retry-After (as for Postgres and Redis) and
+    a job retries with backoff."""
+
+
+@contextlib.contextmanager
+def _answering(action: str) -> Iterator[None]:
+    try:
+        yield
+    except (BotoConnectionError, HTTPClientError) as exc:
+        raise StoreUnavailable(f"object store unreachable during {action}: {exc}") from exc
+    except ClientError as exc:
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        if status >= 500:
+            raise StoreUnavailable(f"object store failed {action} ({status})") from exc
+        raise
 
 
 def _not_found(exc: ClientError) -> bool:
@@ -62,8 +82,9 @@ class S3Store:
         options = Config(
             signature_version="s3v4",
             s3={"addressing_style": "path" if self.config.endpoint_url else "auto"},
-            retries={"max_attempts": 3, "mode": "standard"},
-            connect_timeout=5,
+            # One retry, soon: a request waiting on a dead store should hear 503 quickly.
+            retries={"max_attempts": 2, "mode": "standard"},
+            connect_timeout=2,
             read_timeout=60,
         )
         self._started = await self._exit.enter_async_context(
@@ -142,7 +163,8 @@ class S3Store:
 
     async def head(self, key: str) -> ObjectInfo | None:
         try:
-            found = await self._client.head_object(Bucket=self.bucket, Key=key)
+            with _answering("HEAD"):
+                found = await self._client.head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
             if _not_found(exc):
                 return None
@@ -155,9 +177,9 @@ class S3Store:
 
     async def download(self, key: str, path: Path) -> int:
         """Stream the object to `path` (file writes off the event loop); its size."""
-        answer = await self._client.get_object(Bucket=self.bucket, Key=key)
         written = 0
-        with path.open("wb") as out:
+        with _answering("GET"), path.open("wb") as out:
+            answer = await self._client.get_object(Bucket=self.bucket, Key=key)
             async with answer["Body"] as body:
                 while chunk := await body.read(CHUNK_BYTES):
                     await asyncio.to_thread(out.write, chunk)
@@ -168,17 +190,19 @@ class S3Store:
         self, key: str, path: Path, *, content_type: str, cache_control: str
     ) -> None:
         data = await asyncio.to_thread(path.read_bytes)
-        await self._client.put_object(
-            Bucket=self.bucket,
-            Key=key,
-            Body=data,
-            ContentType=content_type,
-            CacheControl=cache_control,
-        )
+        with _answering("PUT"):
+            await self._client.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=data,
+                ContentType=content_type,
+                CacheControl=cache_control,
+            )
 
     async def delete(self, key: str) -> None:
         try:
-            await self._client.delete_object(Bucket=self.bucket, Key=key)
+            with _answering("DELETE"):
+                await self._client.delete_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
             if not _not_found(exc):
                 raise
@@ -186,44 +210,49 @@ class S3Store:
     async def list_keys(self, prefix: str) -> list[str]:
         keys: list[str] = []
         paginator = self._client.get_paginator("list_objects_v2")
-        async for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-            keys += [item["Key"] for item in page.get("Contents", [])]
+        with _answering("LIST"):
+            async for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                keys += [item["Key"] for item in page.get("Contents", [])]
         return keys
 
     async def delete_prefix(self, prefix: str) -> int:
         keys = await self.list_keys(prefix)
         for start in range(0, len(keys), 1000):  # DeleteObjects takes 1,000 keys at most
             batch = [{"Key": key} for key in keys[start : start + 1000]]
-            await self._client.delete_objects(
-                Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}
-            )
+            with _answering("DELETE"):
+                await self._client.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}
+                )
         return len(keys)
 
     # --- multipart ------------------------------------------------------------------------
 
     async def create_multipart(self, key: str, *, content_type: str) -> str:
-        answer = await self._client.create_multipart_upload(
-            Bucket=self.bucket, Key=key, ContentType=content_type
-        )
+        with _answering("CreateMultipartUpload"):
+            answer = await self._client.create_multipart_upload(
+                Bucket=self.bucket, Key=key, ContentType=content_type
+            )
         return str(answer["UploadId"])
 
     async def complete_multipart(
         self, key: str, *, upload_id: str, parts: list[UploadedPart]
     ) -> None:
-        await self._client.complete_multipart_upload(
-            Bucket=self.bucket,
-            Key=key,
-            UploadId=upload_id,
-            MultipartUpload={
-                "Parts": [{"PartNumber": p.part_number, "ETag": p.etag} for p in parts]
-            },
-        )
+        with _answering("CompleteMultipartUpload"):
+            await self._client.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={
+                    "Parts": [{"PartNumber": p.part_number, "ETag": p.etag} for p in parts]
+                },
+            )
 
     async def abort_multipart(self, key: str, *, upload_id: str) -> None:
         try:
-            await self._client.abort_multipart_upload(
-                Bucket=self.bucket, Key=key, UploadId=upload_id
-            )
+            with _answering("AbortMultipartUpload"):
+                await self._client.abort_multipart_upload(
+                    Bucket=self.bucket, Key=key, UploadId=upload_id
+                )
         except ClientError as exc:
             if not _not_found(exc):
                 raise

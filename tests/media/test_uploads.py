@@ -198,3 +198,19 @@ async def test_unknown_upload_is_404(client: TestClient) -> None:
     _, headers = await make_user(client, role="creator")
     resp = await client.post(f"/api/upload/{uuid.uuid4()}/complete", headers=headers)
     await error_of(resp, 404)
+
+
+async def test_store_down_is_a_503_and_changes_nothing(
+    aiohttp_client: Any, engines: Engines, s3: Any
+) -> None:
+    from devservices.ports import free_port
+
+    nobody = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    settings = make_settings(engines, **storage_overrides(s3) | {"AWS_ENDPOINT_URL": nobody})
+    client = await aiohttp_client(create_app(settings))
+    _, headers = await make_user(client, role="creator")
+    ticket = await request_video(client, headers)  # signing needs no store
+    resp = await client.post(f"/api/upload/{ticket['upload_id']}/complete", headers=headers)
+    error = await error_of(resp, 503)
+    assert error["code"] == "SERVICE_UNAVAILABLE" and "Retry-After" in resp.headers
+    assert await _transcode_jobs(client) == []
