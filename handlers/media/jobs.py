@@ -5,7 +5,9 @@
   with a reason. Idempotent: a run writes under a prefix of its own after deleting what an
   earlier, interrupted run of the same video left, so a killed worker's job, run again by
   another, yields the same video.
-- `media.expire_uploads` (periodic): uploads never completed are deleted with their objects.
+- `media.expire_uploads` (periodic): uploads whose object is in the store but whose client
+  never called complete are completed (a poll, after HEAD checks); uploads never completed
+  before they expire are deleted with their objects.
 """
 
 from __future__ import annotations
@@ -189,8 +191,9 @@ def transcode_kind(
 
 def expire_uploads_kind(*, media: MediaService, every_seconds: float) -> JobKind:
     async def handle(ctx: JobContext, _payload: Any) -> None:
+        completed = await media.complete_stray_uploads()
         removed = await media.expire_uploads()
-        await ctx.progress(100, f"{removed} expired uploads removed")
+        await ctx.progress(100, f"{completed} stray uploads completed, {removed} expired removed")
 
     return JobKind(
         name=EXPIRE_UPLOADS,

@@ -330,6 +330,21 @@ class MediaService:
         if thumbnail:
             await self.videos.processing_changed(upload.video_id)
 
+    async def complete_stray_uploads(self, *, older_than_seconds: float = 60) -> int:
+        """Complete pending single-PUT uploads whose object is in the store, for clients
+        that uploaded and never called complete (the same checks as `complete`)."""
+        completed = 0
+        for upload in await uploads.pending_single(self.db, older_than_seconds=older_than_seconds):
+            if await self.store.head(upload.object_key) is None:
+                continue  # not uploaded (yet): the expiry clean-up decides its fate
+            try:
+                await self._verify_object(upload)
+                await self._mark_completed(upload)
+            except (ValidationFailed, NotFound):
+                continue  # a wrong object (deleted by the check), or expired meanwhile
+            completed += 1
+        return completed
+
     # --- clean-up -------------------------------------------------------------------------
 
     async def expire_uploads(self) -> int:

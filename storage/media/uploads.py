@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 import asyncpg
 
@@ -121,6 +121,21 @@ async def mark_completed(conn: Conn, upload_id: uuid.UUID, *, grace_seconds: flo
         upload_id, grace_seconds,
     )  # fmt: skip
     return bool(status == "UPDATE 1")
+
+
+async def pending_single(
+    conn: Conn, *, older_than_seconds: float, limit: int = 100
+) -> list[Upload]:
+    """Pending single-PUT uploads older than `older_than_seconds`, oldest first (to ask the
+    store whether their client uploaded and never called complete)."""
+    rows = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM media_uploads
+            WHERE state = 'pending' AND multipart_upload_id IS NULL
+              AND created_at <= now() - make_interval(secs => $1)
+            ORDER BY created_at LIMIT $2""",
+        older_than_seconds, limit,
+    )  # fmt: skip
+    return [_upload(row) for row in rows]
 
 
 async def take_expired(conn: Conn, *, grace_seconds: float, limit: int = 100) -> list[Upload]:
@@ -234,8 +249,3 @@ async def prune_deliveries(conn: Conn, *, older_than_seconds: float) -> None:
         " WHERE received_at < now() - make_interval(secs => $1)",
         older_than_seconds,
     )
-
-
-def as_params(upload: Upload) -> dict[str, Any]:
-    """The job payload naming an upload (ids as text: payloads are JSON)."""
-    return {"video_id": str(upload.video_id), "upload_id": str(upload.id)}

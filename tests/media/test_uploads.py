@@ -214,3 +214,23 @@ async def test_store_down_is_a_503_and_changes_nothing(
     error = await error_of(resp, 503)
     assert error["code"] == "SERVICE_UNAVAILABLE" and "Retry-After" in resp.headers
     assert await _transcode_jobs(client) == []
+
+
+async def test_an_upload_never_completed_by_its_client_is_found_by_the_poll(
+    client: TestClient,
+) -> None:
+    _, headers = await make_user(client, role="creator")
+    uploaded = await request_video(client, headers)
+    assert await put(uploaded, b"v" * 1000) == 200
+    not_yet = await request_video(client, headers)  # requested, nothing PUT
+    media = client.app[SERVICES].media
+    assert await media.complete_stray_uploads() == 0  # too recent: the client may still call
+    await client.app[DB].execute("UPDATE media_uploads SET created_at = now() - interval '5 min'")
+    assert await media.complete_stray_uploads() == 1
+    queued = await _transcode_jobs(client)
+    assert [job.payload["video_id"] for job in queued] == [uploaded["video_id"]]
+    assert await media.complete_stray_uploads() == 0
+    state = await client.app[DB].fetchval(
+        "SELECT state FROM media_uploads WHERE id = $1::uuid", not_yet["upload_id"]
+    )
+    assert state == "pending"
