@@ -78,8 +78,11 @@ class MultipartTicket(BaseModel):
     parts: list[PartUrl]
 
 
+PartNumber = Annotated[int, Field(ge=1, le=MAX_PARTS)]
+
+
 class PartUrlsRequest(RequestModel):
-    part_numbers: list[int] = Field(min_length=1, max_length=1000)
+    part_numbers: list[PartNumber] = Field(min_length=1, max_length=1000)
 
 
 class PartUrls(BaseModel):

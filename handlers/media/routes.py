@@ -123,7 +123,7 @@ async def request_multipart_upload(
     body=PartUrlsRequest,
     response=PartUrls,
     auth=Auth.required,
-    errors=(400, 401, 404, 503),
+    errors=(400, 401, 404, 409, 503),
     summary="Fresh presigned URLs for some parts of your multipart upload (to resume it)",
 )
 async def part_urls(request: web.Request, *, user: AccessClaims, body: PartUrlsRequest) -> PartUrls:
@@ -159,12 +159,13 @@ async def request_thumbnail_upload(
     body=CompleteRequest,
     response=UploadState,
     auth=Auth.required,
-    errors=(400, 401, 404, 503),
+    errors=(400, 401, 404, 409, 503),
     summary="Tell the server an upload finished: it checks the object, then processes it",
     description=(
         "The server asks the store for the object (it must exist with the size and type"
         " requested) before it moves on: a video is queued for transcoding, a thumbnail is"
-        " set on its video. Calling it again changes nothing."
+        " set on its video. Calling it again changes nothing. 409 when the object is not"
+        " there yet, is not the one requested (it is deleted), or the parts do not match."
     ),
 )
 async def complete_upload(

@@ -16,7 +16,7 @@ from pathlib import PurePosixPath
 
 import asyncpg
 
-from core.errors import Forbidden, NotFound, ServiceUnavailable, ValidationFailed
+from core.errors import Conflict, Forbidden, NotFound, ServiceUnavailable
 from core.tokens import AccessClaims
 from handlers.media.events import MediaEvents
 from handlers.media.processing import ProcessingService
@@ -80,6 +80,10 @@ def results_prefix(video_id: uuid.UUID) -> str:
 
 
 class MediaService:
+    """Uploads: requests, completion, clean-up. A request that does not fit the upload's
+    current state (nothing uploaded yet, another object, parts that do not match) is a
+    CONFLICT (409): the same body may succeed later or for another upload."""
+
     def __init__(
         self,
         *,
@@ -174,11 +178,11 @@ class MediaService:
         """Fresh URLs for some parts of a pending multipart upload (to resume it)."""
         upload = await self._own_upload(upload_id, user)
         if upload.multipart_upload_id is None or upload.state != "pending":
-            raise ValidationFailed("Not a pending multipart upload")
+            raise Conflict("Not a pending multipart upload")
         count = math.ceil(upload.file_size / self.policy.part_bytes)
         wrong = [n for n in part_numbers if not 1 <= n <= count]
         if wrong:
-            raise ValidationFailed(
+            raise Conflict(
                 f"This upload has parts 1 to {count}",
                 field_errors={"part_numbers": [f"No part {n}" for n in wrong[:20]]},
             )
@@ -257,10 +261,10 @@ class MediaService:
     async def _finish_object(self, upload: Upload, parts: list[UploadedPart] | None) -> None:
         if upload.multipart_upload_id is None:
             if parts:
-                raise ValidationFailed("`parts` is only for multipart uploads")
+                raise Conflict("`parts` is only for multipart uploads")
             return
         if not parts:
-            raise ValidationFailed(
+            raise Conflict(
                 "A multipart upload completes with its parts",
                 field_errors={"parts": ["List every part with the ETag its PUT answered"]},
             )
@@ -268,7 +272,7 @@ class MediaService:
         missing = sorted(set(range(1, count + 1)) - {p.part_number for p in parts})
         if missing or len(parts) != count:
             # S3 would assemble any subset: an object missing parts is refused here instead.
-            raise ValidationFailed(
+            raise Conflict(
                 f"This upload has parts 1 to {count}, each listed once",
                 details={"missing_parts": missing[:100]},
                 field_errors={"parts": [f"Part {n} is missing" for n in missing[:20]]},
@@ -284,20 +288,20 @@ class MediaService:
         except ClientError as exc:
             if await self.store.head(upload.object_key) is None:  # not a retried complete
                 code = exc.response.get("Error", {}).get("Code", "")
-                raise ValidationFailed(
+                raise Conflict(
                     "The store refused to assemble the parts", details={"reason": code}
                 ) from exc
 
     async def _verify_object(self, upload: Upload) -> None:
         found = await self.store.head(upload.object_key)
         if found is None:
-            raise ValidationFailed(
+            raise Conflict(
                 "The file has not been uploaded yet", details={"reason": "not_uploaded"}
             )
         wrong_type = found.content_type not in UNKNOWN_TYPES | {upload.content_type}
         if found.size != upload.file_size or wrong_type:
             await self.store.delete(upload.object_key)
-            raise ValidationFailed(
+            raise Conflict(
                 "The uploaded file is not the one requested (size or type differ)",
                 details={
                     "reason": "object_mismatch",
@@ -340,7 +344,7 @@ class MediaService:
             try:
                 await self._verify_object(upload)
                 await self._mark_completed(upload)
-            except (ValidationFailed, NotFound):
+            except (Conflict, NotFound):
                 continue  # a wrong object (deleted by the check), or expired meanwhile
             completed += 1
         return completed

@@ -53,7 +53,7 @@ async def test_multipart_upload_survives_a_dropped_part(
         early = await client.post(
             f"/api/upload/{upload_id}/complete", json={"parts": parts}, headers=headers
         )
-        await error_of(early, 400)
+        await error_of(early, 409)
         fresh = await client.post(
             f"/api/upload/{upload_id}/parts", json={"part_numbers": [2]}, headers=headers
         )
@@ -63,7 +63,7 @@ async def test_multipart_upload_survives_a_dropped_part(
             assert sent.status == 200
             etags[2] = sent.headers["ETag"]
     no_parts = await client.post(f"/api/upload/{upload_id}/complete", headers=headers)
-    assert "parts" in (await error_of(no_parts, 400))["field_errors"]
+    assert "parts" in (await error_of(no_parts, 409))["field_errors"]
     parts = [{"part_number": n, "etag": e} for n, e in sorted(etags.items())]
     done = await client.post(
         f"/api/upload/{upload_id}/complete", json={"parts": parts}, headers=headers
@@ -77,4 +77,4 @@ async def test_multipart_upload_survives_a_dropped_part(
     bad = await client.post(
         f"/api/upload/{upload_id}/parts", json={"part_numbers": [4]}, headers=headers
     )
-    await error_of(bad, 400)  # completed: no more parts
+    await error_of(bad, 409)  # completed: no more parts

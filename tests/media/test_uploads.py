@@ -99,7 +99,7 @@ async def test_complete_checks_the_object_then_enqueues_the_transcode(client: Te
     ticket = await request_video(client, headers)
     complete = f"/api/upload/{ticket['upload_id']}/complete"
     # Nothing uploaded yet: refused, and nothing queued.
-    error = await error_of(await client.post(complete, headers=headers), 400)
+    error = await error_of(await client.post(complete, headers=headers), 409)
     assert error["details"]["reason"] == "not_uploaded"
     assert await _transcode_jobs(client) == []
     assert await put(ticket, b"v" * 1000) == 200
@@ -125,7 +125,7 @@ async def test_an_object_of_another_size_is_refused_and_deleted(client: TestClie
     )
     assert await put({"upload_url": upload, "headers": ticket["headers"]}, b"0123456789") == 200
     resp = await client.post(f"/api/upload/{ticket['upload_id']}/complete", headers=headers)
-    error = await error_of(resp, 400)
+    error = await error_of(resp, 409)
     assert error["details"]["reason"] == "object_mismatch"
     assert await _transcode_jobs(client) == []
 
