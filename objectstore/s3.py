@@ -173,6 +173,7 @@ class S3Store:
             size=int(found["ContentLength"]),
             content_type=str(found.get("ContentType", "")),
             etag=str(found.get("ETag", "")).strip('"'),
+            cache_control=str(found.get("CacheControl", "")),
         )
 
     async def download(self, key: str, path: Path) -> int:

@@ -23,6 +23,7 @@ class ObjectInfo:
     size: int
     content_type: str
     etag: str
+    cache_control: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ import av
 import pytest
 from aiohttp.test_utils import TestClient
 
-from server.app import DB
+from server.app import DB, SERVICES
 from tests.content import events, make_user
 from tests.jobs_support import running_worker
 from tests.media.clips import make_clip
@@ -124,6 +124,16 @@ async def test_upload_transcode_and_play(client: TestClient, clip: Path, tmp_pat
     assert video["duration"] == round(SECONDS)
     listed = await (await client.get("/api/videos")).json()
     assert [v["id"] for v in listed["videos"]] == [video_id]
+
+    # Headers for a CDN, stored with the objects: playlists short-lived, the rest immutable.
+    store = client.app[SERVICES].media.store
+    keys = await store.list_keys(f"public/videos/{video_id}/")
+    for key in keys:
+        found = await store.head(key)
+        assert found is not None
+        immutable = "max-age=31536000, immutable" in found.cache_control
+        assert immutable == (not key.endswith(".m3u8")), (key, found.cache_control)
+    assert {key.rsplit(".", 1)[1] for key in keys} == {"m3u8", "ts", "jpg"}
 
     async with aiohttp.ClientSession() as http:
         master = await _read_text(http, video["video_url"])
