@@ -295,9 +295,7 @@ class MediaService:
     async def _verify_object(self, upload: Upload) -> None:
         found = await self.store.head(upload.object_key)
         if found is None:
-            raise Conflict(
-                "The file has not been uploaded yet", details={"reason": "not_uploaded"}
-            )
+            raise Conflict("The file has not been uploaded yet", details={"reason": "not_uploaded"})
         wrong_type = found.content_type not in UNKNOWN_TYPES | {upload.content_type}
         if found.size != upload.file_size or wrong_type:
             await self.store.delete(upload.object_key)
