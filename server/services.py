@@ -157,6 +157,7 @@ def job_kinds(services: Services) -> list[JobKind]:
                 ),
                 timeout_seconds=settings.transcode_timeout_seconds,
             ),
+            media_jobs.thumbnail_kind(media=services.media),
             media_jobs.expire_uploads_kind(
                 media=services.media, every_seconds=settings.media_cleanup_interval_seconds
             ),

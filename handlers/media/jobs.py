@@ -5,6 +5,8 @@
   with a reason. Idempotent: a run writes under a prefix of its own after deleting what an
   earlier, interrupted run of the same video left, so a killed worker's job, run again by
   another, yields the same video.
+- `media.thumbnail`: decode an uploaded thumbnail (PyAV); publish it under `public/` and
+  set the video's `thumbnail_url`, or reject it (`media_uploads.state = 'rejected'`).
 - `media.expire_uploads` (periodic): uploads whose object is in the store but whose client
   never called complete are completed (a poll, after HEAD checks); uploads never completed
   before they expire are deleted with their objects.
@@ -23,7 +25,13 @@ from typing import Any
 
 from handlers.media import transcode
 from handlers.media.processing import ProcessingResult
-from handlers.media.service import TRANSCODE, MediaService, results_prefix
+from handlers.media.service import (
+    IMMUTABLE_CACHE,
+    THUMBNAIL,
+    TRANSCODE,
+    MediaService,
+    results_prefix,
+)
 from jobs.context import JobContext
 from jobs.registry import JobKind
 from storage.media import uploads
@@ -37,7 +45,6 @@ EXPIRE_UPLOADS = "media.expire_uploads"
 EVENT_INTERVAL_S = 1.0
 UPLOAD_CONCURRENCY = 4
 PLAYLIST_CACHE = "public, max-age=60"
-IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
 CONTENT_TYPES = {
     ".m3u8": ("application/vnd.apple.mpegurl", PLAYLIST_CACHE),
     ".ts": ("video/mp2t", IMMUTABLE_CACHE),
@@ -187,6 +194,27 @@ def transcode_kind(
         backoff_base_seconds=10.0,
         timeout_seconds=timeout_seconds,
     )
+
+
+def thumbnail_kind(*, media: MediaService) -> JobKind:
+    """`media.thumbnail`: decode an uploaded thumbnail, then publish it or reject it."""
+
+    async def handle(ctx: JobContext, payload: Any) -> None:
+        upload = await uploads.get(media.db, uuid.UUID(payload["upload_id"]))
+        if upload is None or await media.store.head(upload.object_key) is None:
+            return  # its video was deleted, or an earlier attempt published it
+        with tempfile.TemporaryDirectory(prefix="streamhub-thumbnail-") as tmp:
+            image = Path(tmp) / "image"
+            await media.store.download(upload.object_key, image)
+            try:
+                await transcode.check_image(image, upload.content_type)
+            except transcode.NotAVideo as exc:
+                await media.reject_thumbnail(upload, str(exc))
+                return
+            await media.publish_thumbnail(upload, image)
+        await ctx.progress(100)
+
+    return JobKind(name=THUMBNAIL, handler=handle, max_attempts=5, timeout_seconds=120)
 
 
 def expire_uploads_kind(*, media: MediaService, every_seconds: float) -> JobKind:

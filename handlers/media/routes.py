@@ -163,8 +163,9 @@ async def request_thumbnail_upload(
     summary="Tell the server an upload finished: it checks the object, then processes it",
     description=(
         "The server asks the store for the object (it must exist with the size and type"
-        " requested) before it moves on: a video is queued for transcoding, a thumbnail is"
-        " set on its video. Calling it again changes nothing. 409 when the object is not"
+        " requested) before it moves on: a video is queued for transcoding, a thumbnail for"
+        " a check that it decodes as the image declared, after which it becomes the video's"
+        " thumbnail_url. Calling it again changes nothing. 409 when the object is not"
         " there yet, is not the one requested (it is deleted), or the parts do not match."
     ),
 )

@@ -12,7 +12,7 @@ import logging
 import math
 import uuid
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 import asyncpg
 
@@ -30,6 +30,8 @@ from storage.videos import videos
 log = logging.getLogger("streamhub.media")
 
 TRANSCODE = "media.transcode"
+THUMBNAIL = "media.thumbnail"
+IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
 EXTENSIONS = {
     "video/mp4": ".mp4",
     "video/webm": ".webm",
@@ -216,7 +218,8 @@ class MediaService:
         """A presigned PUT for a thumbnail of a video `user` may manage."""
         video = await self.videos.managed(video_id, user)
         upload_id = uuid.uuid4()
-        key = f"public/thumbnails/{video.id}/{upload_id}{EXTENSIONS[content_type]}"
+        # Private until a worker has decoded it: only then is it copied under public/.
+        key = f"uploads/thumbnails/{video.id}/{upload_id}{EXTENSIONS[content_type]}"
         url = await self.store.presign_put(
             key,
             content_type=content_type,
@@ -309,28 +312,41 @@ class MediaService:
             )
 
     async def _mark_completed(self, upload: Upload) -> None:
-        thumbnail = upload.kind == "thumbnail"
+        """`completed`, with the job that processes the object, in one transaction."""
         async with self.db.acquire() as conn, conn.transaction():
             done = await uploads.mark_completed(
                 conn, upload.id, grace_seconds=self.policy.cleanup_grace_seconds
             )
             if not done:
                 current = await uploads.get(conn, upload.id)
-                if current is not None and current.state == "completed":
+                if current is not None and current.state != "pending":
                     return  # a concurrent complete won
                 raise NotFound("Upload not found or expired")
-            if thumbnail:
-                url = self.store.public_url(upload.object_key)
-                await uploads.set_thumbnail(conn, upload.video_id, url)
-            else:
-                await jobs.enqueue(
-                    conn,
-                    kind=TRANSCODE,
-                    payload={"video_id": str(upload.video_id), "upload_id": str(upload.id)},
-                    dedupe_key=str(upload.video_id),
-                )
-        if thumbnail:
-            await self.videos.processing_changed(upload.video_id)
+            video = upload.kind == "video"
+            await jobs.enqueue(
+                conn,
+                kind=TRANSCODE if video else THUMBNAIL,
+                payload={"video_id": str(upload.video_id), "upload_id": str(upload.id)},
+                dedupe_key=str(upload.video_id if video else upload.id),
+            )
+
+    async def publish_thumbnail(self, upload: Upload, image: Path) -> str:
+        """Publish a decoded thumbnail: its public copy, the video's `thumbnail_url`, then
+        the private upload deleted (a retry after a crash finds it gone and stops)."""
+        key = f"public/thumbnails/{upload.video_id}/{upload.id}{EXTENSIONS[upload.content_type]}"
+        await self.store.upload_file(
+            key, image, content_type=upload.content_type, cache_control=IMMUTABLE_CACHE
+        )
+        url = self.store.public_url(key)
+        await uploads.set_thumbnail(self.db, upload.video_id, url)
+        await self.store.delete(upload.object_key)
+        await self.videos.processing_changed(upload.video_id)
+        return url
+
+    async def reject_thumbnail(self, upload: Upload, reason: str) -> None:
+        await uploads.reject(self.db, upload.id, reason=reason)
+        await self.store.delete(upload.object_key)
+        log.info("thumbnail rejected", extra={"upload_id": str(upload.id), "reason": reason})
 
     async def complete_stray_uploads(self, *, older_than_seconds: float = 60) -> int:
         """Complete pending single-PUT uploads whose object is in the store, for clients

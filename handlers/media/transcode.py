@@ -47,7 +47,8 @@ LADDER = (
 
 
 class NotAVideo(Exception):
-    """The source cannot be used: not a media file, no video stream, or no frames."""
+    """The source cannot be used: not a media file, no video stream, or no frames (for a
+    thumbnail: not an image of the type declared)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +106,35 @@ async def probe(path: Path) -> Probe:
     if found.height <= 0 or found.width <= 0:
         raise NotAVideo("the video stream has no resolution")
     return found
+
+
+IMAGE_CODECS = {"image/jpeg": "mjpeg", "image/png": "png", "image/webp": "webp"}
+MAX_IMAGE_SIDE = 8192
+
+
+def _check_image(path: Path, content_type: str) -> None:
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise NotAVideo("not an image")
+            stream = container.streams.video[0]
+            codec = stream.codec_context.name
+            if codec != IMAGE_CODECS.get(content_type):
+                raise NotAVideo(f"the file is {codec}, not {content_type}")
+            frame = next(container.decode(video=0), None)
+    except NotAVideo:
+        raise
+    except (av.error.FFmpegError, ValueError) as exc:
+        raise NotAVideo(f"not a readable image ({type(exc).__name__})") from exc
+    if frame is None or not (
+        0 < frame.width <= MAX_IMAGE_SIDE and 0 < frame.height <= MAX_IMAGE_SIDE
+    ):
+        raise NotAVideo("the image is empty or larger than 8192 pixels a side")
+
+
+async def check_image(path: Path, content_type: str) -> None:
+    """Decode the image (PyAV, in a thread): NotAVideo unless it is a `content_type` image."""
+    await asyncio.to_thread(_check_image, path, content_type)
 
 
 def ladder_for(height: int) -> list[Rendition]:

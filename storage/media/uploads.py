@@ -33,6 +33,7 @@ class Upload:
     file_size: int
     multipart_upload_id: str | None
     state: str
+    error: str
     expires_at: datetime
     created_at: datetime
     completed_at: datetime | None
@@ -61,7 +62,7 @@ class Processing:
 
 
 _COLUMNS = """id, video_id, owner_id, kind, object_key, filename, content_type, file_size,
-    multipart_upload_id, state, expires_at, created_at, completed_at"""
+    multipart_upload_id, state, error, expires_at, created_at, completed_at"""
 _PROCESSING = "id AS video_id, author_id, processing_status, processing_error, thumbnail_url"
 
 
@@ -136,6 +137,13 @@ async def pending_single(
         older_than_seconds, limit,
     )  # fmt: skip
     return [_upload(row) for row in rows]
+
+
+async def reject(conn: Conn, upload_id: uuid.UUID, *, reason: str) -> None:
+    await conn.execute(
+        "UPDATE media_uploads SET state = 'rejected', error = $2 WHERE id = $1",
+        upload_id, reason[:1000],
+    )  # fmt: skip
 
 
 async def take_expired(conn: Conn, *, grace_seconds: float, limit: int = 100) -> list[Upload]:

@@ -1,8 +1,9 @@
 -- The media pipeline (issue 10): uploads straight to object storage, then transcoding.
 --
 --   request  -> media_uploads row 'pending' (+ the video row in 'uploaded', not listed)
---   complete -> HEAD verified: 'completed', and (video) the transcode job enqueued in the
---               same transaction, the video stays 'uploaded' until a worker takes it
+--   complete -> HEAD verified: 'completed', and in the same transaction the job enqueued:
+--               `media.transcode` for a video (it stays 'uploaded' until a worker takes
+--               it), `media.thumbnail` for an image (decoded, then published or 'rejected')
 --   never completed -> deleted after expires_at (+ grace) by `media.expire_uploads`, with its
 --               object and, for a video nothing else was uploaded for, the video row.
 --
@@ -18,8 +19,10 @@ CREATE TABLE media_uploads (
     file_size           bigint NOT NULL CHECK (file_size > 0),
     -- S3's UploadId of a multipart upload; NULL for a single presigned PUT.
     multipart_upload_id text,
+    -- rejected: a completed thumbnail that was not the image it claimed (see `error`).
     state               text NOT NULL DEFAULT 'pending'
-                        CHECK (state IN ('pending', 'completed')),
+                        CHECK (state IN ('pending', 'completed', 'rejected')),
+    error               text NOT NULL DEFAULT '' CHECK (length(error) <= 1000),
     expires_at          timestamptz NOT NULL,
     created_at          timestamptz NOT NULL DEFAULT now(),
     completed_at        timestamptz

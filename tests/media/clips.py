@@ -25,3 +25,13 @@ def make_clip(
     command += ["-movflags", "+faststart", "-shortest", str(path)]
     subprocess.run(command, check=True, timeout=120)
     return path
+
+
+def make_image(path: Path) -> bytes:
+    """A 320x180 PNG of one `testsrc2` frame."""
+    subprocess.run(
+        [ffmpeg_binary(None), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi",
+         "-i", "testsrc2=size=320x180:rate=1", "-frames:v", "1", str(path)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    return path.read_bytes()

@@ -3,7 +3,9 @@ bytes PUT to the real S3-compatible server."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -15,7 +17,10 @@ from server.app import DB, SERVICES, create_app
 from storage import jobs as job_store
 from tests.conftest import make_settings
 from tests.content import error_of, make_user
+from tests.jobs_support import running_worker
+from tests.media.clips import make_image
 from tests.media.conftest import storage_overrides
+from tests.waiting import wait_for
 
 VIDEO = {"filename": "holiday clip.mp4", "file_size": 1000, "content_type": "video/mp4"}
 
@@ -134,7 +139,22 @@ def _key_of(client: TestClient, ticket: dict[str, Any]) -> str:
     return f"uploads/{ticket['video_id']}/{ticket['upload_id']}.mp4"
 
 
-async def test_thumbnail_upload_sets_the_videos_thumbnail(client: TestClient) -> None:
+async def _thumbnail(
+    client: TestClient, headers: dict[str, str], video_id: str, data: bytes, **fields: Any
+) -> dict[str, Any]:
+    image = {"video_id": video_id, "filename": "t.png", "content_type": "image/png"} | fields
+    resp = await client.post(
+        "/api/upload/thumbnail/request", json=image | {"file_size": len(data)}, headers=headers
+    )
+    assert resp.status == 200, await resp.text()
+    ticket: dict[str, Any] = await resp.json()
+    assert await put(ticket, data) == 200
+    done = await client.post(f"/api/upload/{ticket['upload_id']}/complete", headers=headers)
+    assert done.status == 200, await done.text()
+    return ticket
+
+
+async def test_thumbnails_are_checked_then_published(client: TestClient, tmp_path: Path) -> None:
     _, headers = await make_user(client, role="creator")
     _, stranger = await make_user(client, role="creator")
     ticket = await request_video(client, headers)
@@ -149,17 +169,39 @@ async def test_thumbnail_upload_sets_the_videos_thumbnail(client: TestClient) ->
         "/api/upload/thumbnail/request", json=image | {"file_size": 4}, headers=stranger
     )
     await error_of(theirs, 404)  # another's unlisted video does not exist for them
-    resp = await client.post(
-        "/api/upload/thumbnail/request", json=image | {"file_size": 4}, headers=headers
-    )
-    thumb = await resp.json()
-    assert await put(thumb, b"\x89PNG") == 200
-    done = await client.post(f"/api/upload/{thumb['upload_id']}/complete", headers=headers)
-    assert done.status == 200, await done.text()
-    url = (await done.json())["thumbnail_url"]
-    assert url.startswith(client.app[SERVICES].settings.cdn_base_url or "")
+    png = await asyncio.to_thread(make_image, tmp_path / "t.png")
+    fake = await _thumbnail(client, headers, ticket["video_id"], b"\x89PNG not really")
+    real = await _thumbnail(client, headers, ticket["video_id"], png)
+    async with running_worker(client.app):
+
+        async def published() -> bool:
+            video = await (
+                await client.get(f"/api/videos/{ticket['video_id']}", headers=headers)
+            ).json()
+            return bool(video["thumbnail_url"])
+
+        await wait_for(published, message="the thumbnail was never published")
+        rows = {
+            str(row["id"]): (row["state"], row["error"])
+            for row in await client.app[DB].fetch("SELECT id, state, error FROM media_uploads")
+        }
+
+        async def checked() -> bool:
+            state = await client.app[DB].fetchval(
+                "SELECT state FROM media_uploads WHERE id = $1::uuid", fake["upload_id"]
+            )
+            return bool(state == "rejected")
+
+        await wait_for(checked, message="the fake image was never rejected")
     video = await (await client.get(f"/api/videos/{ticket['video_id']}", headers=headers)).json()
-    assert video["thumbnail_url"] == url
+    assert video["thumbnail_url"].endswith(
+        f"/thumbnails/{ticket['video_id']}/{real['upload_id']}.png"
+    )
+    assert rows[real["upload_id"]][0] == "completed"
+    async with aiohttp.ClientSession() as http, http.get(video["thumbnail_url"]) as resp:
+        assert resp.status == 200 and await resp.read() == png
+    store = client.app[SERVICES].media.store
+    assert await store.list_keys(f"uploads/thumbnails/{ticket['video_id']}/") == []
 
 
 async def test_uploads_never_completed_are_cleaned_up(client: TestClient) -> None:
