@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.errors import NotFound
 from handlers.media import transcode
 from handlers.media.processing import ProcessingResult
 from handlers.media.service import (
@@ -185,7 +186,11 @@ def transcode_kind(
                     video_id, ProcessingResult(ok=False, error=reason)
                 )
             raise  # retried with backoff while attempts are left
-        await media.processing.apply_result(video_id, result)
+        try:
+            await media.processing.apply_result(video_id, result)
+        except NotFound:
+            # Deleted while we transcoded (its objects may have been swept already).
+            await media.store.delete_prefix(results_prefix(video_id))
 
     return JobKind(
         name=TRANSCODE,

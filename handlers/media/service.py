@@ -366,7 +366,8 @@ class MediaService:
     # --- clean-up -------------------------------------------------------------------------
 
     async def expire_uploads(self) -> int:
-        """Delete uploads never completed (their objects, and a video with nothing else)."""
+        """Delete uploads never completed (their objects, and a video with nothing else), and
+        the objects of videos deleted since the last run."""
         async with self.db.acquire() as conn, conn.transaction():
             taken = await uploads.take_expired(
                 conn, grace_seconds=self.policy.cleanup_grace_seconds
@@ -383,7 +384,20 @@ class MediaService:
             if await uploads.video_never_uploaded(self.db, video_id):
                 await videos.delete(self.db, video_id)
                 await self.videos.processing_changed(video_id)
+        await self._sweep_deleted_videos()
         await uploads.prune_deliveries(
             self.db, older_than_seconds=2 * self.policy.webhook_tolerance_seconds
         )
         return len(taken)
+
+    async def _sweep_deleted_videos(self) -> None:
+        """Delete the objects of deleted videos (recorded by a trigger, migration 0060)."""
+        for video_id in await uploads.deleted_videos(self.db):
+            for prefix in (
+                f"uploads/{video_id}/",
+                f"uploads/thumbnails/{video_id}/",
+                results_prefix(video_id),
+                f"public/thumbnails/{video_id}/",
+            ):
+                await self.store.delete_prefix(prefix)
+            await uploads.forget_deleted_video(self.db, video_id)

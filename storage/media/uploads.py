@@ -257,3 +257,15 @@ async def prune_deliveries(conn: Conn, *, older_than_seconds: float) -> None:
         " WHERE received_at < now() - make_interval(secs => $1)",
         older_than_seconds,
     )
+
+
+async def deleted_videos(conn: Conn, *, limit: int = 100) -> list[uuid.UUID]:
+    """Videos deleted since their objects were last swept (oldest first)."""
+    rows = await conn.fetch(
+        "SELECT video_id FROM media_deleted_videos ORDER BY deleted_at LIMIT $1", limit
+    )
+    return [row["video_id"] for row in rows]
+
+
+async def forget_deleted_video(conn: Conn, video_id: uuid.UUID) -> None:
+    await conn.execute("DELETE FROM media_deleted_videos WHERE video_id = $1", video_id)

@@ -43,3 +43,22 @@ CREATE TABLE media_webhook_deliveries (
     received_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX media_webhook_deliveries_received_idx ON media_webhook_deliveries (received_at);
+
+-- A deleted video's objects (its source, results and thumbnails) are deleted from the store
+-- by the periodic `media.expire_uploads`: the trigger records the video in the same
+-- transaction as the delete, so no deletion path (the API, an admin, a cascade from its
+-- author) can leave objects behind unnoticed.
+CREATE TABLE media_deleted_videos (
+    video_id   uuid PRIMARY KEY,
+    deleted_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE FUNCTION media_video_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO media_deleted_videos (video_id) VALUES (OLD.id) ON CONFLICT DO NOTHING;
+    RETURN OLD;
+END
+$$;
+
+CREATE TRIGGER videos_media_deleted AFTER DELETE ON videos
+    FOR EACH ROW EXECUTE FUNCTION media_video_deleted();

@@ -276,3 +276,20 @@ async def test_an_upload_never_completed_by_its_client_is_found_by_the_poll(
         "SELECT state FROM media_uploads WHERE id = $1::uuid", not_yet["upload_id"]
     )
     assert state == "pending"
+
+
+async def test_a_deleted_videos_objects_are_swept(client: TestClient) -> None:
+    _, headers = await make_user(client, role="creator")
+    ticket = await request_video(client, headers)
+    assert await put(ticket, b"v" * 1000) == 200
+    done = await client.post(f"/api/upload/{ticket['upload_id']}/complete", headers=headers)
+    assert done.status == 200
+    media = client.app[SERVICES].media
+    kept = await request_video(client, headers)
+    assert await put(kept, b"k" * 1000) == 200
+    assert (await client.delete(f"/api/videos/{ticket['video_id']}", headers=headers)).status == 200
+    assert await media.store.head(_key_of(client, ticket)) is not None  # swept later, not inline
+    await media.expire_uploads()
+    assert await media.store.list_keys(f"uploads/{ticket['video_id']}/") == []
+    assert await media.store.head(_key_of(client, kept)) is not None
+    assert await client.app[DB].fetchval("SELECT count(*) FROM media_deleted_videos") == 0
