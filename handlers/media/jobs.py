@@ -155,7 +155,12 @@ async def _upload_tree(media: MediaService, out: Path, prefix: str) -> None:
 
 
 def transcode_kind(
-    *, media: MediaService, options: TranscodeOptions, timeout_seconds: float
+    *,
+    media: MediaService,
+    options: TranscodeOptions,
+    timeout_seconds: float,
+    max_attempts: int = 3,
+    backoff_base_seconds: float = 10.0,
 ) -> JobKind:
     async def handle(ctx: JobContext, payload: Any) -> None:
         video_id = uuid.UUID(payload["video_id"])
@@ -195,8 +200,8 @@ def transcode_kind(
     return JobKind(
         name=TRANSCODE,
         handler=handle,
-        max_attempts=3,
-        backoff_base_seconds=10.0,
+        max_attempts=max_attempts,
+        backoff_base_seconds=backoff_base_seconds,
         timeout_seconds=timeout_seconds,
     )
 

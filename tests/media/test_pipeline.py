@@ -14,6 +14,7 @@ import av
 import pytest
 from aiohttp.test_utils import TestClient
 
+from handlers.media.jobs import TranscodeOptions, transcode_kind
 from server.app import DB, SERVICES
 from tests.content import events, make_user
 from tests.jobs_support import running_worker
@@ -194,3 +195,30 @@ async def test_a_file_that_is_not_a_video_ends_in_error(client: TestClient) -> N
         "SELECT state, attempts FROM jobs WHERE kind = 'media.transcode'"
     )
     assert (job["state"], job["attempts"]) == ("done", 1)  # not retried: it will not get better
+
+
+async def test_ffmpeg_failing_on_every_attempt_ends_in_error(
+    client: TestClient, clip: Path
+) -> None:
+    _, headers = await make_user(client, role="creator")
+    ticket = await _upload(client, headers, await asyncio.to_thread(clip.read_bytes))
+    done = await client.post(f"/api/upload/{ticket['upload_id']}/complete", headers=headers)
+    assert done.status == 200
+    failing = transcode_kind(
+        media=client.app[SERVICES].media,
+        options=TranscodeOptions(ffmpeg_path="/bin/false"),  # exits 1 whatever it is given
+        timeout_seconds=60,
+        max_attempts=2,
+        backoff_base_seconds=0.01,
+    )
+    async with running_worker(client.app, [failing]):
+        video = await _settled(client, ticket["video_id"], headers)
+    assert video["processing_status"] == "error"
+    reason = await client.app[DB].fetchval(
+        "SELECT processing_error FROM videos WHERE id = $1::uuid", ticket["video_id"]
+    )
+    assert reason.startswith("processing failed: ffmpeg exited with 1")
+    job = await client.app[DB].fetchrow(
+        "SELECT state, attempts FROM jobs WHERE kind = 'media.transcode'"
+    )
+    assert (job["state"], job["attempts"]) == ("dead", 2)  # retried once, then given up
