@@ -20,7 +20,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from objectstore.store import ObjectInfo, UploadedPart
+from objectstore.store import ObjectInfo, StoreRefused, UploadedPart
 
 CHUNK_BYTES = 1024 * 1024
 
@@ -55,6 +55,15 @@ def _answering(action: str) -> Iterator[None]:
         if status >= 500:
             raise StoreUnavailable(f"object store failed {action} ({status})") from exc
         raise
+
+
+@contextlib.contextmanager
+def _refusals() -> Iterator[None]:
+    try:
+        yield
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise StoreRefused(str(error.get("Code", "")), str(error.get("Message", exc))) from exc
 
 
 def _not_found(exc: ClientError) -> bool:
@@ -238,7 +247,7 @@ class S3Store:
     async def complete_multipart(
         self, key: str, *, upload_id: str, parts: list[UploadedPart]
     ) -> None:
-        with _answering("CompleteMultipartUpload"):
+        with _refusals(), _answering("CompleteMultipartUpload"):
             await self._client.complete_multipart_upload(
                 Bucket=self.bucket,
                 Key=key,
@@ -247,6 +256,18 @@ class S3Store:
                     "Parts": [{"PartNumber": p.part_number, "ETag": p.etag} for p in parts]
                 },
             )
+
+    async def list_parts(self, key: str, *, upload_id: str) -> list[UploadedPart]:
+        """The parts the store holds for a multipart upload, by part number."""
+        found: list[UploadedPart] = []
+        paginator = self._client.get_paginator("list_parts")
+        with _refusals(), _answering("ListParts"):
+            async for page in paginator.paginate(Bucket=self.bucket, Key=key, UploadId=upload_id):
+                found += [
+                    UploadedPart(int(p["PartNumber"]), str(p["ETag"]), int(p["Size"]))
+                    for p in page.get("Parts", [])
+                ]
+        return sorted(found, key=lambda part: part.part_number)
 
     async def abort_multipart(self, key: str, *, upload_id: str) -> None:
         try:

@@ -8,7 +8,9 @@ Guarantees an implementation gives:
   a client declared elsewhere.
 - `delete` and `delete_prefix` are idempotent: deleting what is not there succeeds.
 - Multipart: parts are presigned one by one; `complete_multipart` makes the object appear
-  at `key` atomically, `abort_multipart` forgets the parts (idempotent).
+  at `key` atomically (StoreRefused when the parts do not assemble), `abort_multipart`
+  forgets the parts (idempotent).
+- A store that cannot be reached, or fails, raises a ConnectionError (`StoreUnavailable`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+
+class StoreRefused(Exception):
+    """The store refused a request as invalid (a 4xx other than not-found): e.g. parts that
+    do not assemble. `code` is the store's error code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +41,7 @@ class ObjectInfo:
 class UploadedPart:
     part_number: int
     etag: str
+    size: int = 0
 
 
 class ObjectStore(Protocol):
@@ -60,6 +72,8 @@ class ObjectStore(Protocol):
     async def complete_multipart(
         self, key: str, *, upload_id: str, parts: list[UploadedPart]
     ) -> None: ...
+
+    async def list_parts(self, key: str, *, upload_id: str) -> list[UploadedPart]: ...
 
     async def abort_multipart(self, key: str, *, upload_id: str) -> None: ...
 

@@ -96,7 +96,8 @@ class CompletedPart(RequestModel):
 
 
 class CompleteRequest(RequestModel):
-    """Empty for a single PUT; a multipart upload lists every part with its ETag."""
+    """Empty for a single PUT. For a multipart upload the server asks the store which parts
+    it holds; `parts`, when sent, must match them (number and ETag of every part)."""
 
     parts: list[CompletedPart] | None = Field(default=None, max_length=MAX_PARTS)
 

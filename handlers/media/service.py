@@ -21,7 +21,7 @@ from core.tokens import AccessClaims
 from handlers.media.events import MediaEvents
 from handlers.media.processing import ProcessingService
 from handlers.videos.service import PUBLISHER_ROLES, VideoService, caller_id
-from objectstore.store import ObjectStore, UploadedPart
+from objectstore.store import ObjectStore, StoreRefused, UploadedPart
 from storage import jobs
 from storage.media import uploads
 from storage.media.uploads import NewUpload, Processing, Upload
@@ -262,38 +262,62 @@ class MediaService:
         return upload, state
 
     async def _finish_object(self, upload: Upload, parts: list[UploadedPart] | None) -> None:
+        """Assemble a multipart upload from the parts the store holds (asked with ListParts,
+        so nothing is taken from the client on trust), after checking every part is there
+        with its size. A client that lists its parts must agree with the store."""
         if upload.multipart_upload_id is None:
             if parts:
                 raise Conflict("`parts` is only for multipart uploads")
             return
-        if not parts:
-            raise Conflict(
-                "A multipart upload completes with its parts",
-                field_errors={"parts": ["List every part with the ETag its PUT answered"]},
-            )
-        count = math.ceil(upload.file_size / self.policy.part_bytes)
-        missing = sorted(set(range(1, count + 1)) - {p.part_number for p in parts})
-        if missing or len(parts) != count:
-            # S3 would assemble any subset: an object missing parts is refused here instead.
-            raise Conflict(
-                f"This upload has parts 1 to {count}, each listed once",
-                details={"missing_parts": missing[:100]},
-                field_errors={"parts": [f"Part {n} is missing" for n in missing[:20]]},
-            )
-        from botocore.exceptions import ClientError  # the S3 store's errors
-
+        stored = await self._stored_parts(upload)
+        if not stored:
+            return  # assembled by an earlier complete
+        if parts is not None:
+            given = {p.part_number: p.etag.strip('"') for p in parts}
+            held = {p.part_number: p.etag.strip('"') for p in stored}
+            if given != held:
+                raise Conflict(
+                    "The parts listed are not the parts the store holds",
+                    details={"reason": "parts_differ"},
+                    field_errors={
+                        "parts": ["Send each part's number with the ETag its PUT answered"]
+                    },
+                )
         try:
             await self.store.complete_multipart(
-                upload.object_key,
-                upload_id=upload.multipart_upload_id,
-                parts=sorted(parts, key=lambda p: p.part_number),
+                upload.object_key, upload_id=upload.multipart_upload_id, parts=stored
             )
-        except ClientError as exc:
+        except StoreRefused as exc:
             if await self.store.head(upload.object_key) is None:  # not a retried complete
-                code = exc.response.get("Error", {}).get("Code", "")
                 raise Conflict(
-                    "The store refused to assemble the parts", details={"reason": code}
+                    "The store refused to assemble the parts", details={"reason": exc.code}
                 ) from exc
+
+    async def _stored_parts(self, upload: Upload) -> list[UploadedPart]:
+        """Every part of the upload, as the store holds them; CONFLICT listing what is missing
+        or of the wrong size (S3 would assemble any subset)."""
+        assert upload.multipart_upload_id is not None
+        try:
+            stored = await self.store.list_parts(
+                upload.object_key, upload_id=upload.multipart_upload_id
+            )
+        except StoreRefused:
+            if await self.store.head(upload.object_key) is not None:
+                return []  # assembled already: a retried complete
+            raise
+        size, total = self.policy.part_bytes, upload.file_size
+        count = math.ceil(total / size)
+        sizes = {p.part_number: p.size for p in stored}
+        wrong = [
+            n for n in range(1, count + 1) if sizes.get(n) != min(size, total - (n - 1) * size)
+        ]
+        if wrong or len(stored) != count:
+            raise Conflict(
+                f"This upload needs parts 1 to {count}, each of its size",
+                details={"reason": "parts_missing", "missing_parts": wrong[:100]},
+                field_errors={"parts": [f"Part {n} is missing or incomplete" for n in wrong[:20]]},
+            )
+        return stored
 
     async def _verify_object(self, upload: Upload) -> None:
         found = await self.store.head(upload.object_key)

@@ -53,7 +53,7 @@ async def test_multipart_upload_survives_a_dropped_part(
         early = await client.post(
             f"/api/upload/{upload_id}/complete", json={"parts": parts}, headers=headers
         )
-        await error_of(early, 409)
+        assert (await error_of(early, 409))["details"]["missing_parts"] == [2]
         fresh = await client.post(
             f"/api/upload/{upload_id}/parts", json={"part_numbers": [2]}, headers=headers
         )
@@ -62,9 +62,15 @@ async def test_multipart_upload_survives_a_dropped_part(
         async with http.put(again["upload_url"], data=data[PART : 2 * PART]) as sent:
             assert sent.status == 200
             etags[2] = sent.headers["ETag"]
-    no_parts = await client.post(f"/api/upload/{upload_id}/complete", headers=headers)
-    assert "parts" in (await error_of(no_parts, 409))["field_errors"]
     parts = [{"part_number": n, "etag": e} for n, e in sorted(etags.items())]
+    wrong = [
+        p | {"etag": '"0123456789abcdef0123456789abcdef"'} if p["part_number"] == 1 else p
+        for p in parts
+    ]
+    refused = await client.post(
+        f"/api/upload/{upload_id}/complete", json={"parts": wrong}, headers=headers
+    )
+    assert (await error_of(refused, 409))["details"]["reason"] == "parts_differ"
     done = await client.post(
         f"/api/upload/{upload_id}/complete", json={"parts": parts}, headers=headers
     )
