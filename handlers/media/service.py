@@ -1,9 +1,10 @@
-"""The rules of the media pipeline: who may upload what, when an upload counts as done, and
-the one function that applies a processing result (our worker's or the webhook's).
+"""The rules of uploads: who may upload what, when an upload counts as done, and what is
+cleaned up. Processing results (our worker's or the webhook's) are applied by
+`handlers/media/processing.py`, reachable as `MediaService.processing`.
 
 Bytes never pass through the node: a request answers a presigned URL bound to the object
-key, type and size; `complete` trusts nothing the client says and asks the store (HEAD)
-before it moves the upload on, enqueueing the transcode job in the same transaction.
+key, type and size; `complete` trusts nothing the client says and asks the store (HEAD,
+ListParts) before it moves the upload on, enqueueing its job in the same transaction.
 """
 
 from __future__ import annotations
