@@ -28,7 +28,7 @@ from handlers.media.processing import ProcessingResult
 from handlers.media.service import MediaService, PartTicket, Ticket
 from handlers.videos.service import PUBLISHER_ROLES
 from objectstore.store import UploadedPart
-from server.http.routing import Auth, Router, path_uuid, read_body
+from server.http.routing import Auth, Router, path_uuid
 
 # This app's media service, set by the composition root.
 SERVICE = web.AppKey("media", MediaService)
@@ -187,24 +187,23 @@ async def complete_upload(
 
 @routes.post(
     "/api/webhooks/video-processed",
+    body=WebhookPayload,
     response=WebhookAnswer,
     errors=(400, 401, 404),
     summary="Processing result from an external processor (HMAC-signed)",
     description=(
         f"Send `{SIGNATURE_HEADER}: t=<unix seconds>,v1=<hex>` where hex is"
         " HMAC-SHA256(VIDEO_PROCESSING_WEBHOOK_SECRET, `<t>.` + raw body). Deliveries"
-        " older than WEBHOOK_TOLERANCE_SECONDS, or badly signed, get 401; a repeated"
-        " delivery is answered with `applied: false` and changes nothing."
+        " older than WEBHOOK_TOLERANCE_SECONDS, or badly signed, get 401 and change nothing"
+        " (a body that is not the payload is a 400 first: the schema is public anyway);"
+        " a repeated delivery is answered with `applied: false` and changes nothing."
     ),
 )
-async def video_processed(request: web.Request) -> WebhookAnswer:
+async def video_processed(request: web.Request, *, body: WebhookPayload) -> WebhookAnswer:
     service = _service(request).processing
-    raw = await request.read()
-    # The signature first: an unsigned caller learns nothing about what it sent.
-    digest = service.verify_webhook(raw, request.headers.get(SIGNATURE_HEADER))
-    payload = await read_body(request, WebhookPayload)
-    assert isinstance(payload, WebhookPayload)
-    applied = await service.apply_result(payload.video_id, _result(payload), delivery=digest)
+    # The signature covers the raw bytes the router parsed (aiohttp keeps them).
+    digest = service.verify_webhook(await request.read(), request.headers.get(SIGNATURE_HEADER))
+    applied = await service.apply_result(body.video_id, _result(body), delivery=digest)
     return WebhookAnswer(applied=applied)
 
 
