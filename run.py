@@ -22,6 +22,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from devservices.s3 import local_s3
 from devservices.stack import dev_secret, local_engines
 from server import logs
 from server.app import create_app
@@ -96,7 +97,15 @@ def main(argv: list[str]) -> int:
         log.error(str(exc))
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    with local_engines(settings.var_dir, settings.database_url, settings.redis_url) as engines:
+    no_storage = not (settings.aws_endpoint_url or settings.aws_access_key_id)
+    with (
+        local_engines(settings.var_dir, settings.database_url, settings.redis_url) as engines,
+        local_s3(
+            settings.var_dir,
+            bucket=settings.aws_s3_bucket,
+            wanted=no_storage and args.command in ("serve", "worker"),
+        ) as s3,
+    ):
         settings = settings.model_copy(
             update={
                 "database_url": engines.database_url,
@@ -104,6 +113,15 @@ def main(argv: list[str]) -> int:
                 "jwt_secret_key": settings.jwt_secret_key or dev_secret(settings.var_dir),
             }
         )
+        if s3 is not None:
+            settings = settings.model_copy(
+                update={
+                    "aws_endpoint_url": s3.endpoint_url,
+                    "aws_access_key_id": s3.access_key_id,
+                    "aws_secret_access_key": s3.secret_access_key,
+                    "cdn_base_url": settings.cdn_base_url or s3.public_base_url,
+                }
+            )
         if args.command == "migrate":
             applied = asyncio.run(run_migrations(engines.database_url))
             log.info("migrations done", extra={"applied": applied})

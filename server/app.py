@@ -35,12 +35,14 @@ from handlers.catalogue.metrics import CatalogueCollector
 from handlers.courses import routes as courses
 from handlers.health import routes as health
 from handlers.live import routes as live
+from handlers.media import routes as media
 from handlers.social import comment_routes
 from handlers.social import routes as social
 from handlers.torrents import routes as torrents
 from handlers.videos import routes as videos
 from handlers.videos.jobs import FLUSH_VIEWS
 from jobs.metrics import JobsCollector
+from objectstore.s3 import S3Store
 from server import realtime
 from server.config import Settings
 from server.http import docs, metrics, ratelimit, routing
@@ -69,6 +71,7 @@ ROUTERS = [
     catalogue.routes,
     library_routes.routes,
     catalogue_admin.routes,
+    media.routes,
 ]
 
 # The engines' clients and services, for the tests and tools that reach past the API (never
@@ -98,6 +101,17 @@ def engines_ctx(settings: Settings, pool: asyncpg.Pool, redis: Redis) -> Cleanup
         yield
         await redis.aclose()
         await pool.close()
+
+    return ctx
+
+
+def object_store_ctx(store: S3Store) -> CleanupCtx:
+    """Open the object store's client at start; close it at shutdown."""
+
+    async def ctx(_: web.Application) -> AsyncIterator[None]:
+        await store.start()
+        yield
+        await store.close()
 
     return ctx
 
@@ -251,6 +265,9 @@ def _serve_domains(app: web.Application, services: Services) -> None:
         catalogue=services.catalogue, library=services.library, accounts=services.accounts
     )
     app.cleanup_ctx.append(_closing(services))
+    app[media.SERVICE] = services.media
+    if services.object_store is not None:
+        app.cleanup_ctx.append(object_store_ctx(services.object_store))
 
 
 def _closing(services: Services) -> CleanupCtx:

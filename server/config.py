@@ -315,6 +315,54 @@ class Settings(BaseSettings):
     # JSON answers at least this long are compressed for clients that accept gzip/deflate
     # (0 = never).
     compress_min_bytes: int = Field(default=1024, ge=0, alias="COMPRESS_MIN_BYTES")
+    # --- media pipeline (issue 10): CLUTCH's "File Storage & CDN" ---------------------------
+    # Object storage. With neither AWS_ACCESS_KEY_ID nor AWS_ENDPOINT_URL set, `run.py` starts
+    # an embedded S3-compatible server under VAR_DIR/s3 (devservices/s3.py) and fills these.
+    aws_access_key_id: str | None = Field(default=None, alias="AWS_ACCESS_KEY_ID")
+    aws_secret_access_key: str | None = Field(default=None, alias="AWS_SECRET_ACCESS_KEY")
+    aws_s3_bucket: str = Field(default="clutch-platform-videos", alias="AWS_S3_BUCKET")
+    aws_region: str = Field(default="us-east-1", alias="AWS_REGION")
+    # An S3-compatible service (MinIO, R2, rclone...); unset = AWS itself.
+    aws_endpoint_url: str | None = Field(default=None, alias="AWS_ENDPOINT_URL")
+    # Public base URL of the keys under `public/` in the bucket (results, thumbnails).
+    cdn_base_url: str | None = Field(default=None, alias="CDN_BASE_URL")
+    # Shared secret of POST /api/webhooks/video-processed (HMAC-SHA256); unset = webhook off.
+    video_processing_webhook_secret: str | None = Field(
+        default=None, alias="VIDEO_PROCESSING_WEBHOOK_SECRET"
+    )
+    # A webhook delivery whose signed timestamp is further than this from now is refused.
+    webhook_tolerance_seconds: int = Field(
+        default=300, ge=1, le=3600, alias="WEBHOOK_TOLERANCE_SECONDS"
+    )
+    # The ffmpeg binary; unset = the one the imageio-ffmpeg wheel ships.
+    ffmpeg_path: str | None = Field(default=None, alias="FFMPEG_PATH")
+    # Presigned PUT URLs (and multipart part URLs) are valid this long.
+    upload_url_expire_seconds: int = Field(
+        default=900, ge=10, le=7 * 86400, alias="UPLOAD_URL_EXPIRE_SECONDS"
+    )
+    # A multipart upload may take this long before it is abandoned (parts can be resumed
+    # with fresh part URLs until then).
+    multipart_upload_window_seconds: int = Field(
+        default=86400, ge=60, le=7 * 86400, alias="MULTIPART_UPLOAD_WINDOW_SECONDS"
+    )
+    # Part size of multipart uploads (S3: at least 5 MiB except the last part).
+    multipart_part_bytes: int = Field(
+        default=64 * 1024**2, ge=5 * 1024**2, alias="MULTIPART_PART_BYTES"
+    )
+    # An upload not completed this long after its URL expired is deleted, with its object
+    # and (for a video) its row, by the periodic `media.expire_uploads`.
+    upload_cleanup_grace_seconds: int = Field(
+        default=3600, ge=0, alias="UPLOAD_CLEANUP_GRACE_SECONDS"
+    )
+    media_cleanup_interval_seconds: float = Field(
+        default=300.0, gt=0, alias="MEDIA_CLEANUP_INTERVAL_SECONDS"
+    )
+    # One transcode attempt is cancelled (and retried) after this long.
+    transcode_timeout_seconds: float = Field(
+        default=3600.0, gt=0, alias="TRANSCODE_TIMEOUT_SECONDS"
+    )
+    # Threads FFmpeg's encoders may use (0 = FFmpeg's choice: every core).
+    transcode_threads: int = Field(default=0, ge=0, le=64, alias="TRANSCODE_THREADS")
 
     @field_validator("cors_origins", mode="before")
     @classmethod

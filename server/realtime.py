@@ -24,6 +24,7 @@ from core.tokens import TokenService
 from handlers.accounts import events as account_events
 from handlers.catalogue import events as catalogue_events
 from handlers.live import events as live_events
+from handlers.media import events as media_events
 from handlers.social import events as social_events
 from handlers.videos import events as video_events
 from server.config import Settings
@@ -34,7 +35,13 @@ log = logging.getLogger("streamhub.realtime")
 
 # Every message a client may receive: the core's and each domain's events.
 MESSAGES = ServerMessages(
-    (*video_events.EVENTS, *social_events.EVENTS, *live_events.EVENTS, *catalogue_events.EVENTS)
+    (
+        *video_events.EVENTS,
+        *social_events.EVENTS,
+        *live_events.EVENTS,
+        *catalogue_events.EVENTS,
+        *media_events.EVENTS,
+    )
 )
 
 

@@ -29,6 +29,9 @@ from handlers.live import jobs as live_jobs
 from handlers.live.service import LiveService
 from handlers.mail.service import MailService
 from handlers.mail.transport import DirectoryTransport, SmtpTransport, Transport
+from handlers.media import jobs as media_jobs
+from handlers.media.events import MediaEvents
+from handlers.media.service import MediaPolicy, MediaService
 from handlers.social.comment_service import CommentService
 from handlers.social.events import SocialEvents
 from handlers.social.service import SocialService
@@ -40,6 +43,7 @@ from handlers.videos.service import VideoService
 from handlers.videos.view_buffer import ViewBuffer
 from jobs import maintenance
 from jobs.registry import JobKind
+from objectstore.s3 import S3Config, S3Store
 from server.catalogue import build_catalogue
 from server.config import ConfigError, Settings
 
@@ -63,6 +67,9 @@ class Services:
     admin: AdminService
     catalogue: CatalogueService
     library: LibraryService
+    media: MediaService
+    # Started and closed by whoever runs the services (the app's clean-up, the worker).
+    object_store: S3Store | None
 
 
 def token_service(settings: Settings) -> TokenService:
@@ -109,6 +116,39 @@ def account_emails(settings: Settings, pool: asyncpg.Pool) -> AccountEmails:
     )
 
 
+def object_store(settings: Settings) -> S3Store | None:
+    """The S3 store the settings name (None: no storage configured, uploads answer 503)."""
+    if not (settings.aws_access_key_id or settings.aws_endpoint_url):
+        return None
+    bucket, endpoint = settings.aws_s3_bucket, settings.aws_endpoint_url
+    default_public = (
+        f"{endpoint.rstrip('/')}/{bucket}/public"
+        if endpoint
+        else f"https://{bucket}.s3.{settings.aws_region}.amazonaws.com/public"
+    )
+    return S3Store(
+        S3Config(
+            bucket=bucket,
+            region=settings.aws_region,
+            access_key_id=settings.aws_access_key_id,
+            secret_access_key=settings.aws_secret_access_key,
+            endpoint_url=endpoint,
+            public_base_url=settings.cdn_base_url or default_public,
+        )
+    )
+
+
+def media_policy(settings: Settings) -> MediaPolicy:
+    return MediaPolicy(
+        url_expire_seconds=settings.upload_url_expire_seconds,
+        multipart_window_seconds=settings.multipart_upload_window_seconds,
+        part_bytes=settings.multipart_part_bytes,
+        cleanup_grace_seconds=settings.upload_cleanup_grace_seconds,
+        webhook_secret=settings.video_processing_webhook_secret,
+        webhook_tolerance_seconds=settings.webhook_tolerance_seconds,
+    )
+
+
 def build_services(
     settings: Settings,
     *,
@@ -145,6 +185,7 @@ def build_services(
         db=pool, accounts=accounts, privacy=privacy, torrents=torrents, videos=videos,
         comments=comments, api_keys=api_keys, health=health,
     )  # fmt: skip
+    store = object_store(settings)
     return Services(
         settings=settings,
         pool=pool,
@@ -163,6 +204,14 @@ def build_services(
         admin=admin,
         catalogue=catalogue,
         library=LibraryService(db=pool, catalogue=catalogue, events=LibraryEvents(publisher)),
+        media=MediaService(
+            db=pool,
+            store=store,
+            videos=videos,
+            events=MediaEvents(publisher),
+            policy=media_policy(settings),
+        ),
+        object_store=store,
     )
 
 
@@ -192,6 +241,20 @@ def job_kinds(services: Services) -> list[JobKind]:
                 pages=settings.catalogue_warm_pages,
             )
         )
+    if services.object_store is not None:
+        kinds += [
+            media_jobs.transcode_kind(
+                media=services.media,
+                options=media_jobs.TranscodeOptions(
+                    ffmpeg_path=settings.ffmpeg_path, threads=settings.transcode_threads
+                ),
+                timeout_seconds=settings.transcode_timeout_seconds,
+            ),
+            media_jobs.thumbnail_kind(media=services.media),
+            media_jobs.expire_uploads_kind(
+                media=services.media, every_seconds=settings.media_cleanup_interval_seconds
+            ),
+        ]
     if settings.live_viewers_interval_seconds > 0:
         kinds.append(
             live_jobs.push_viewer_counts_kind(

@@ -110,7 +110,13 @@ async def run_worker(settings: Settings, kinds: Sequence[JobKind] | None = None)
             progress_listeners=progress_listeners(services),
         )
         if not stop_requested.is_set():
-            await worker.run()
+            if services.object_store is not None:
+                await services.object_store.start()
+            try:
+                await worker.run()
+            finally:
+                if services.object_store is not None:
+                    await services.object_store.close()
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)

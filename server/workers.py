@@ -61,7 +61,20 @@ def child_env(settings: Settings) -> dict[str, str]:
         "HOST": settings.host,
         "PORT": str(settings.port),
         "MIGRATE_ON_START": "false",  # the parent already migrated
+        **storage_env(settings),
     }
+
+
+def storage_env(settings: Settings) -> dict[str, str]:
+    """The object storage the parent resolved (an embedded server's address and keys)."""
+    values = {
+        "AWS_ENDPOINT_URL": settings.aws_endpoint_url,
+        "AWS_ACCESS_KEY_ID": settings.aws_access_key_id,
+        "AWS_SECRET_ACCESS_KEY": settings.aws_secret_access_key,
+        "AWS_S3_BUCKET": settings.aws_s3_bucket,
+        "CDN_BASE_URL": settings.cdn_base_url,
+    }
+    return {name: value for name, value in values.items() if value}
 
 
 def job_worker_command(run_py: Path) -> list[str]:

@@ -197,6 +197,16 @@ class VideoService:
             dataclasses.replace(counts, view_count=counts.view_count + buffered)
         )
 
+    async def processing_changed(self, video_id: uuid.UUID) -> None:
+        """After the media pipeline committed a video's new processing state: lists may gain
+        or lose it, and who may follow its channel may change (ready and public: anyone)."""
+        try:
+            video = await videos.get(self.db, video_id)
+        except NotFound:
+            video = None
+        await self.events.access_changed(video_id, video)
+        await self._lists_changed()
+
     # --- helpers ----------------------------------------------------------------------
 
     async def _with_buffered_views(self, video: Video) -> Video:

@@ -218,6 +218,8 @@ async def test_workers_n_start_exactly_one_job_worker(engines: Any) -> None:
 
         async def settled() -> list[tuple[int, str]] | None:
             children = await asyncio.to_thread(_children, proc.pid)
+            # The supervisor also runs the embedded S3 (rclone) when no storage is set.
+            children = [(pid, cmd) for pid, cmd in children if "rclone" not in cmd]
             return children if len(children) == 3 else None
 
         children = await wait_for(settled, "two nodes and one job worker")

@@ -1,0 +1,1 @@
+"""SQL of the media pipeline: uploads (migration 0060) and the processing state of videos."""
