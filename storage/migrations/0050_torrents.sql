@@ -44,7 +44,8 @@ CREATE INDEX torrents_search_idx ON torrents USING gin (search);
 CREATE INDEX torrents_name_trgm_idx ON torrents USING gin (torrent_words(name) gin_trgm_ops);
 CREATE INDEX torrents_latest_idx ON torrents (published_at DESC, id DESC);
 CREATE INDEX torrents_category_idx ON torrents (category, published_at DESC);
-CREATE INDEX torrents_seeders_idx ON torrents (seeders DESC, id DESC);
+CREATE INDEX torrents_seeders_idx ON torrents (seeders DESC, id);
+CREATE INDEX torrents_size_idx ON torrents (size DESC, id);
 
 CREATE TABLE files (
     torrent_id  uuid NOT NULL REFERENCES torrents (id) ON DELETE CASCADE,
