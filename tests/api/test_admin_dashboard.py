@@ -73,3 +73,30 @@ async def test_forms_need_the_csrf_token(client: TestClient, accounts: Accounts)
     resp = await client.post("/logout", data={"csrf_token": token}, allow_redirects=False)
     assert resp.status == 303
     assert (await client.get("/admin", allow_redirects=False)).status == 303
+
+
+async def test_a_disabled_account_cannot_sign_in_or_refresh(
+    client: TestClient, accounts: Accounts
+) -> None:
+    student = await accounts.register("student")
+    await accounts.register("boss", role="admin")
+    await sign_in(client, "boss")
+    token = await csrf_of(client, "/admin/users")
+    url = f"/admin/users/{student['user']['id']}/disable"
+    resp = await client.post(
+        url, data={"disabled": "1", "csrf_token": token}, allow_redirects=False
+    )
+    assert resp.status == 303
+    login = {"login": "student", "password": STRONG_PASSWORD}
+    resp = await client.post("/api/auth/login", json=login)
+    assert resp.status == 403
+    assert (await resp.json())["error"]["details"]["reason"] == "account_disabled"
+    refresh = await client.post(
+        "/api/auth/refresh", json={"refresh_token": student["tokens"]["refresh_token"]}
+    )
+    assert refresh.status == 401  # its refresh tokens were revoked
+    resp = await client.post(
+        url, data={"disabled": "0", "csrf_token": token}, allow_redirects=False
+    )
+    assert resp.status == 303
+    assert (await client.post("/api/auth/login", json=login)).status == 200
