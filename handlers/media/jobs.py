@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import NotFound
-from handlers.media import transcode
+from handlers.media import cleanup, transcode
 from handlers.media.processing import ProcessingResult
 from handlers.media.service import (
     IMMUTABLE_CACHE,
@@ -230,7 +230,7 @@ def thumbnail_kind(*, media: MediaService) -> JobKind:
 def expire_uploads_kind(*, media: MediaService, every_seconds: float) -> JobKind:
     async def handle(ctx: JobContext, _payload: Any) -> None:
         completed = await media.complete_stray_uploads()
-        removed = await media.expire_uploads()
+        removed = await cleanup.expire_uploads(media)
         await ctx.progress(100, f"{completed} stray uploads completed, {removed} expired removed")
 
     return JobKind(

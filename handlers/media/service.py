@@ -26,7 +26,6 @@ from objectstore.store import ObjectStore, StoreRefused, UploadedPart
 from storage import jobs
 from storage.media import uploads
 from storage.media.uploads import NewUpload, Processing, Upload
-from storage.videos import videos
 
 log = logging.getLogger("streamhub.media")
 
@@ -82,6 +81,11 @@ def results_prefix(video_id: uuid.UUID) -> str:
     return f"public/videos/{video_id}/"
 
 
+def _may_upload(author: AccessClaims) -> None:
+    if author.role not in PUBLISHER_ROLES:
+        raise Forbidden("Only creators and admins can upload videos")
+
+
 class MediaService:
     """Uploads: requests, completion, clean-up. A request that does not fit the upload's
     current state (nothing uploaded yet, another object, parts that do not match) is a
@@ -120,16 +124,10 @@ class MediaService:
         self, *, author: AccessClaims, filename: str, file_size: int, content_type: str
     ) -> Ticket:
         """A video row in `uploaded` (not listed) and a presigned PUT for its source."""
-        if author.role not in PUBLISHER_ROLES:
-            raise Forbidden("Only creators and admins can upload videos")
+        _may_upload(author)
         video_id, upload_id = uuid.uuid4(), uuid.uuid4()
         key = source_key(video_id, upload_id, content_type)
-        url = await self.store.presign_put(
-            key,
-            content_type=content_type,
-            content_length=file_size,
-            expires_in=self.policy.url_expire_seconds,
-        )
+        url = await self._presign_put(key, content_type, file_size)
         new = NewUpload(
             id=upload_id,
             object_key=key,
@@ -138,21 +136,13 @@ class MediaService:
             file_size=file_size,
             expires_in_seconds=self.policy.url_expire_seconds,
         )
-        upload = await uploads.create_video_upload(
-            self.db,
-            video_id=video_id,
-            owner_id=uuid.UUID(author.user_id),
-            title=title_from(filename),
-            new=new,
-        )
-        return Ticket(upload, url)
+        return Ticket(await self._create_video_upload(author, video_id, new), url)
 
     async def request_multipart_upload(
         self, *, author: AccessClaims, filename: str, file_size: int, content_type: str
     ) -> tuple[Upload, list[PartTicket]]:
         """As `request_video_upload`, as S3 multipart: one presigned URL per part."""
-        if author.role not in PUBLISHER_ROLES:
-            raise Forbidden("Only creators and admins can upload videos")
+        _may_upload(author)
         video_id, upload_id = uuid.uuid4(), uuid.uuid4()
         key = source_key(video_id, upload_id, content_type)
         multipart_id = await self.store.create_multipart(key, content_type=content_type)
@@ -165,13 +155,7 @@ class MediaService:
             expires_in_seconds=self.policy.multipart_window_seconds,
             multipart_upload_id=multipart_id,
         )
-        upload = await uploads.create_video_upload(
-            self.db,
-            video_id=video_id,
-            owner_id=uuid.UUID(author.user_id),
-            title=title_from(filename),
-            new=new,
-        )
+        upload = await self._create_video_upload(author, video_id, new)
         count = math.ceil(file_size / self.policy.part_bytes)
         return upload, await self._part_tickets(upload, range(1, count + 1))
 
@@ -190,6 +174,25 @@ class MediaService:
                 field_errors={"part_numbers": [f"No part {n}" for n in wrong[:20]]},
             )
         return upload, await self._part_tickets(upload, sorted(set(part_numbers)))
+
+    async def _presign_put(self, key: str, content_type: str, file_size: int) -> str:
+        return await self.store.presign_put(
+            key,
+            content_type=content_type,
+            content_length=file_size,
+            expires_in=self.policy.url_expire_seconds,
+        )
+
+    async def _create_video_upload(
+        self, author: AccessClaims, video_id: uuid.UUID, new: NewUpload
+    ) -> Upload:
+        return await uploads.create_video_upload(
+            self.db,
+            video_id=video_id,
+            owner_id=uuid.UUID(author.user_id),
+            title=title_from(new.filename),
+            new=new,
+        )
 
     async def _part_tickets(self, upload: Upload, numbers: range | list[int]) -> list[PartTicket]:
         assert upload.multipart_upload_id is not None
@@ -221,12 +224,7 @@ class MediaService:
         upload_id = uuid.uuid4()
         # Private until a worker has decoded it: only then is it copied under public/.
         key = f"uploads/thumbnails/{video.id}/{upload_id}{EXTENSIONS[content_type]}"
-        url = await self.store.presign_put(
-            key,
-            content_type=content_type,
-            content_length=file_size,
-            expires_in=self.policy.url_expire_seconds,
-        )
+        url = await self._presign_put(key, content_type, file_size)
         new = NewUpload(
             id=upload_id,
             object_key=key,
@@ -387,42 +385,3 @@ class MediaService:
                 continue  # a wrong object (deleted by the check), or expired meanwhile
             completed += 1
         return completed
-
-    # --- clean-up -------------------------------------------------------------------------
-
-    async def expire_uploads(self) -> int:
-        """Delete uploads never completed (their objects, and a video with nothing else), and
-        the objects of videos deleted since the last run."""
-        async with self.db.acquire() as conn, conn.transaction():
-            taken = await uploads.take_expired(
-                conn, grace_seconds=self.policy.cleanup_grace_seconds
-            )
-            # Objects go first, rows at commit: if the store fails, the rows stay and the
-            # next run tries again (deleting what is not there succeeds).
-            for upload in taken:
-                if upload.multipart_upload_id is not None:
-                    await self.store.abort_multipart(
-                        upload.object_key, upload_id=upload.multipart_upload_id
-                    )
-                await self.store.delete(upload.object_key)
-        for video_id in {u.video_id for u in taken if u.kind == "video"}:
-            if await uploads.video_never_uploaded(self.db, video_id):
-                await videos.delete(self.db, video_id)
-                await self.videos.processing_changed(video_id)
-        await self._sweep_deleted_videos()
-        await uploads.prune_deliveries(
-            self.db, older_than_seconds=2 * self.policy.webhook_tolerance_seconds
-        )
-        return len(taken)
-
-    async def _sweep_deleted_videos(self) -> None:
-        """Delete the objects of deleted videos (recorded by a trigger, migration 0060)."""
-        for video_id in await uploads.deleted_videos(self.db):
-            for prefix in (
-                f"uploads/{video_id}/",
-                f"uploads/thumbnails/{video_id}/",
-                results_prefix(video_id),
-                f"public/thumbnails/{video_id}/",
-            ):
-                await self.store.delete_prefix(prefix)
-            await uploads.forget_deleted_video(self.db, video_id)

@@ -13,6 +13,7 @@ import asyncpg
 from aiohttp.test_utils import TestClient
 
 from devservices.stack import Engines
+from handlers.media import cleanup
 from server.app import DB, SERVICES, create_app
 from storage import jobs as job_store
 from tests.conftest import make_settings
@@ -216,7 +217,7 @@ async def test_uploads_never_completed_are_cleaned_up(client: TestClient) -> Non
     # Both URLs expired long ago (the clean-up only looks at expires_at).
     await pool.execute("UPDATE media_uploads SET expires_at = now() - interval '1 day'")
     media = client.app[SERVICES].media
-    assert await media.expire_uploads() == 1
+    assert await cleanup.expire_uploads(media) == 1
     assert await media.store.head(_key_of(client, abandoned)) is None
     assert await media.store.head(_key_of(client, kept)) is not None
     gone = await client.get(f"/api/videos/{abandoned['video_id']}", headers=headers)
@@ -227,7 +228,7 @@ async def test_uploads_never_completed_are_cleaned_up(client: TestClient) -> Non
     assert total == 1
     late = await client.post(f"/api/upload/{abandoned['upload_id']}/complete", headers=headers)
     await error_of(late, 404)
-    assert await media.expire_uploads() == 0
+    assert await cleanup.expire_uploads(media) == 0
 
 
 async def _transcode_jobs(client: TestClient) -> list[job_store.Job]:
@@ -289,7 +290,7 @@ async def test_a_deleted_videos_objects_are_swept(client: TestClient) -> None:
     assert await put(kept, b"k" * 1000) == 200
     assert (await client.delete(f"/api/videos/{ticket['video_id']}", headers=headers)).status == 200
     assert await media.store.head(_key_of(client, ticket)) is not None  # swept later, not inline
-    await media.expire_uploads()
+    await cleanup.expire_uploads(media)
     assert await media.store.list_keys(f"uploads/{ticket['video_id']}/") == []
     assert await media.store.head(_key_of(client, kept)) is not None
     assert await client.app[DB].fetchval("SELECT count(*) FROM media_deleted_videos") == 0
